@@ -1,0 +1,53 @@
+# Gatehouse: `make demo` serves a demo organisation; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/gatehouse
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-sqlite test-postgres system-deps lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	PORT=$(PORT) $(VENV)/bin/gatehouse demo --port $(PORT)
+
+# Debian packages the end-to-end and browser tests drive; installed when missing (needs root).
+system-deps:
+	@missing=""; \
+	for pkg in chromium nginx; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: missing Debian packages:$$missing (tests that need them are skipped; run as root to install)"; fi; \
+	fi
+
+# SQLite always; PostgreSQL too when it is reachable (always in CI).
+test: $(VENV)/.installed system-deps
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$(CI)" ] || $(PY) -m tests.postgres_available "$(PG_URL)"; then \
+	  $(MAKE) --no-print-directory test-postgres; \
+	else echo "PostgreSQL not reachable at $(PG_URL): skipped the PostgreSQL run"; fi
+
+test-sqlite: $(VENV)/.installed
+	@echo "=== test suite on SQLite ==="
+	env -u GATEHOUSE_DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.installed
+	@echo "=== test suite on PostgreSQL ($(PG_URL)) ==="
+	GATEHOUSE_DATABASE_URL=$(PG_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check gatehouse tests bench
+	$(VENV)/bin/ruff format --check gatehouse tests bench
+	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

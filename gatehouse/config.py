@@ -1,0 +1,401 @@
+"""Gatehouse configuration: `gatehouse.toml` plus `GATEHOUSE_<SECTION>_<KEY>` overrides.
+
+One schema below is the single source for defaults, validation, the commented file that
+`gatehouse init` writes, and docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+CONFIG_ENV = "GATEHOUSE_CONFIG"
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the key, the value and what is valid."""
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """'90s', '30m', '8h', '2d' -> seconds."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError("expected a duration such as 90s, 30m, 8h or 2d")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "1", "yes", "on"}:
+        return True
+    if isinstance(value, str) and value.lower() in {"false", "0", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a whole number from {low} to {high}") from None
+        if not low <= number <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
+def _duration(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        seconds = parse_duration(value)
+        if not low <= seconds <= high:
+            raise ValueError(f"expected a duration from {low}s to {high}s")
+        return seconds
+
+    return parse
+
+
+def _http_url(value: Any) -> str:
+    parts = urlsplit(_text(value))
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(
+            "expected an absolute http:// or https:// URL such as https://signin.example.org"
+        )
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise ValueError("expected a URL without a path, query or fragment")
+    if parts.scheme == "http" and not _is_loopback_host(parts.hostname):
+        raise ValueError(
+            "plain http is only allowed for a loopback host (as in the demo); use https://"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _cidr_list(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError('expected a list of CIDR ranges such as ["10.0.0.0/8", "::1/128"]')
+    networks = []
+    for item in items:
+        item = str(item).strip()
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=True)))
+        except ValueError as exc:
+            raise ValueError(f"'{item}' is not a CIDR range ({exc})") from None
+    return tuple(networks)
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError("expected a list of strings")
+    return tuple(i.strip() for i in items if i.strip())
+
+
+def _header_name(value: Any) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9-]+", _text(value)):
+        raise ValueError("expected an HTTP header name such as X-Client-Cert-SHA256")
+    return value
+
+
+def _database_url(value: Any) -> str:
+    text = _text(value)
+    scheme = urlsplit(text).scheme
+    if scheme == "sqlite" and text.startswith("sqlite:///") and len(text) > len("sqlite:///"):
+        return text
+    if scheme in {"postgresql", "postgres"} and urlsplit(text).path.strip("/"):
+        return text
+    raise ValueError(
+        "expected sqlite:///relative/path.sqlite3, sqlite:////absolute/path.sqlite3 "
+        "or postgresql://user@host:5432/dbname"
+    )
+
+
+def _cache_url(value: Any) -> str:
+    text = _text(value)
+    if text and urlsplit(text).scheme not in {"redis", "rediss"}:
+        raise ValueError("expected empty (no shared cache) or redis://host:6379/0")
+    return text
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in options:
+            raise ValueError("expected one of " + ", ".join(options))
+        return str(value)
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Key:
+    parse: Callable[[Any], Any]
+    default: Any
+    doc: str
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "server": {
+        "public_url": Key(
+            _http_url,
+            "http://127.0.0.1:8000",
+            "The address people use to reach Gatehouse. https:// is required except on loopback; "
+            "cookies are marked Secure whenever it is https.",
+        ),
+        "trusted_proxies": Key(
+            _cidr_list,
+            (),
+            "Reverse proxies (CIDR ranges) whose X-Forwarded-For and client-certificate headers "
+            "are believed. Empty: the socket peer is the client.",
+        ),
+        "client_cert_header": Key(
+            _header_name,
+            "X-Client-Cert-SHA256",
+            "Header in which a trusted proxy forwards the SHA-256 fingerprint of the client "
+            "certificate of a managed device.",
+        ),
+        "allowed_hosts": Key(
+            _string_list,
+            (),
+            "Extra host names this server answers to, besides the public URL's host and loopback.",
+        ),
+    },
+    "database": {
+        "url": Key(
+            _database_url,
+            "sqlite:///gatehouse.sqlite3",
+            "sqlite:///path (relative to this file) or postgresql://user@host:5432/dbname.",
+        ),
+    },
+    "cache": {
+        "url": Key(
+            _cache_url,
+            "",
+            "Empty for a single instance, or redis://host:6379/0 to share throttling and caches "
+            "between instances.",
+        ),
+    },
+    "organisation": {
+        "name": Key(_text, "Gatehouse", "Shown on the sign-in page and in emails."),
+        "helpdesk": Key(
+            _text,
+            "your IT helpdesk",
+            "How staff reach the helpdesk, shown whenever a sign-in is refused.",
+        ),
+    },
+    "secrets": {
+        "key_file": Key(
+            _text,
+            "secret.key",
+            "File (relative to this file) holding the secret key; keep it out of the database "
+            "and its backups. `gatehouse init` creates it with mode 0600.",
+        ),
+    },
+    "session": {
+        "lifetime": Key(
+            _duration(300, 30 * 86400),
+            "24h",
+            "Absolute lifetime of a sign-in session (NIST SP 800-63B rev 4, AAL2: 24h).",
+        ),
+        "idle_timeout": Key(
+            _duration(60, 30 * 86400),
+            "1h",
+            "A session unused for this long ends (NIST SP 800-63B rev 4, AAL2: 1h).",
+        ),
+    },
+    "passwords": {
+        "argon2_time_cost": Key(_integer(1, 20), 3, "Argon2id passes."),
+        "argon2_memory_cost": Key(_integer(8192, 4 * 1024 * 1024), 65536, "Argon2id memory, KiB."),
+        "argon2_parallelism": Key(_integer(1, 16), 4, "Argon2id lanes."),
+    },
+    "throttle": {
+        "account_failures": Key(
+            _integer(3, 100),
+            10,
+            "Failed passwords for one account (counted separately inside and outside trusted "
+            "locations) before it is locked.",
+        ),
+        "account_lock": Key(
+            _duration(1, 86400), "60s", "First lock period; doubles on each repeat."
+        ),
+        "account_lock_max": Key(_duration(1, 7 * 86400), "1h", "Longest lock period."),
+        "source_failures": Key(
+            _integer(5, 100000),
+            100,
+            "Failed passwords from one source address (an IPv6 /64) within source_window.",
+        ),
+        "source_window": Key(_duration(1, 86400), "15m", "Window for source_failures."),
+    },
+    "log": {
+        "level": Key(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level."),
+    },
+}
+
+
+def env_name(section: str, key: str) -> str:
+    return f"GATEHOUSE_{section.upper()}_{key.upper()}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated configuration: `values[section][key]`, paths resolved against `base_dir`."""
+
+    values: dict[str, dict[str, Any]]
+    base_dir: Path
+    source: Path | None
+
+    def __getitem__(self, dotted: str) -> Any:
+        section, key = dotted.split(".", 1)
+        return self.values[section][key]
+
+    def path(self, dotted: str) -> Path:
+        return (self.base_dir / str(self[dotted])).resolve()
+
+    @property
+    def secret_key(self) -> str:
+        return read_secret_key(self.path("secrets.key_file"))
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        url = self["database.url"]
+        if not url.startswith("sqlite:///"):
+            return None
+        return (self.base_dir / url[len("sqlite:///") :]).resolve()
+
+
+def read_secret_key(path: Path) -> str:
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"secrets.key_file: '{path}' does not exist; run `gatehouse init` to create one"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"secrets.key_file: '{path}' cannot be read ({exc.strerror})") from None
+    if len(key) < 32:
+        raise ConfigError(
+            f"secrets.key_file: '{path}' holds a key of {len(key)} characters; at least 32 needed"
+        )
+    return key
+
+
+def load(
+    path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
+) -> Config:
+    """Read, override from the environment and validate; raise ConfigError on the first problem."""
+    environ = dict(os.environ if environ is None else environ)
+    path = path or environ.get(CONFIG_ENV) or None
+    raw: dict[str, Any] = {}
+    source = None
+    if path:
+        source = Path(path).resolve()
+        try:
+            raw = tomllib.loads(source.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: no such configuration file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    where = str(source) if source else "configuration"
+    for section, table in raw.items():
+        if section not in SCHEMA:
+            raise ConfigError(
+                f"{where}: unknown section [{section}]; valid sections: {', '.join(SCHEMA)}"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: '{section}' must be a table [{section}]")
+        for key in table:
+            if key not in SCHEMA[section]:
+                raise ConfigError(
+                    f"{where}: unknown key '{section}.{key}'; valid keys in [{section}]: "
+                    + ", ".join(SCHEMA[section])
+                )
+    values: dict[str, dict[str, Any]] = {}
+    for section, keys in SCHEMA.items():
+        values[section] = {}
+        for key, spec in keys.items():
+            variable = env_name(section, key)
+            if variable in environ:
+                value, origin = environ[variable], f"environment variable {variable}"
+            elif key in raw.get(section, {}):
+                value, origin = raw[section][key], f"{where}: {section}.{key}"
+            else:
+                value, origin = spec.default, f"default {section}.{key}"
+            try:
+                values[section][key] = spec.parse(value)
+            except ValueError as exc:
+                raise ConfigError(f"{origin}: {value!r} is not valid: {exc}") from None
+    base_dir = source.parent if source else Path.cwd()
+    config = Config(values=values, base_dir=base_dir, source=source)
+    if config["session.idle_timeout"] > config["session.lifetime"]:
+        raise ConfigError(
+            "session.idle_timeout: must not be longer than session.lifetime "
+            f"({config['session.lifetime']}s)"
+        )
+    return config
+
+
+def check(config: Config) -> None:
+    """Checks that need the file system; `load` has done the rest."""
+    _ = config.secret_key
+
+
+def render_commented(overrides: dict[str, dict[str, Any]] | None = None) -> str:
+    """The commented gatehouse.toml written by `gatehouse init` (every key, with its default)."""
+    overrides = overrides or {}
+    lines = [
+        "# Gatehouse configuration. Every key can be overridden by an environment variable",
+        "# GATEHOUSE_<SECTION>_<KEY>, e.g. GATEHOUSE_DATABASE_URL.",
+        "# Check it with `gatehouse check`.",
+        "",
+    ]
+    for section, keys in SCHEMA.items():
+        lines.append(f"[{section}]")
+        for key, spec in keys.items():
+            lines.append(f"# {spec.doc}")
+            if key in overrides.get(section, {}):
+                lines.append(f"{key} = {_toml_value(overrides[section][key])}")
+            else:
+                lines.append(f"# {key} = {_toml_value(spec.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,109 @@
+"""`gatehouse demo`: a throwaway demo organisation on SQLite (Riverside Health)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from gatehouse import config as gatehouse_config
+
+ORGANISATION = "Riverside Health (demo)"
+HELPDESK = "the Riverside IT helpdesk, extension 4357 (demo)"
+TRUST_SITES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "::1/128"]
+# username, display name, department, groups, password, admin
+USERS = [
+    ("alice", "Alice Adeyemi", "Clinical", ["Clinical staff"], "riverside-alice", False),
+    ("bob", "Bob Brennan", "Estates", ["Estates"], "riverside-bob", False),
+    (
+        "carol",
+        "Carol Chen",
+        "Community nursing",
+        ["Clinical staff", "Community"],
+        "riverside-carol",
+        False,
+    ),
+    ("helpdesk", "Harper (IT helpdesk)", "IT", ["Helpdesk"], "riverside-helpdesk", False),
+    ("admin", "Ada (security admin)", "IT", ["Security admins"], "riverside-admin", True),
+]
+
+
+def write_config(folder: Path, host: str, port: int) -> Path:
+    from gatehouse.cli import write_secret_key
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key_path = folder / "secret.key"
+    if not key_path.exists():
+        write_secret_key(key_path)
+    config_path = folder / "gatehouse.toml"
+    config_path.write_text(
+        gatehouse_config.render_commented(
+            {
+                "server": {
+                    "public_url": f"http://{host}:{port}",
+                    "trusted_proxies": ["127.0.0.0/8", "::1/128"],
+                },
+                "database": {"url": "sqlite:///gatehouse.sqlite3"},
+                "organisation": {"name": ORGANISATION, "helpdesk": HELPDESK},
+            }
+        )
+    )
+    return config_path
+
+
+def seed() -> None:
+    """Create (or reset) the demo organisation; running it twice changes nothing."""
+    from django.contrib.auth.models import Group
+    from django.db import transaction
+
+    from gatehouse.access.models import NamedLocation
+    from gatehouse.directory.models import User
+
+    with transaction.atomic():
+        NamedLocation.objects.update_or_create(
+            name="Trust sites", defaults={"trusted": True, "ranges": TRUST_SITES}
+        )
+        for username, name, department, groups, password, admin in USERS:
+            user, _ = User.objects.get_or_create(username=username)
+            user.display_name = name
+            user.department = department
+            user.email = f"{username}@riverside.demo.test"
+            user.is_staff = user.is_superuser = admin
+            user.set_password(password)
+            user.save()
+            user.groups.set([Group.objects.get_or_create(name=g)[0] for g in groups])
+
+
+def banner(url: str, config_path: Path) -> str:
+    lines = [
+        "",
+        f"Gatehouse demo: {ORGANISATION}",
+        f"  URL: {url}/signin",
+        "  Sign-ins (username / password):",
+        *(f"    {u} / {p}" for u, _, _, _, p, _ in USERS),
+        "  Point every other gatehouse command at this demo by exporting:",
+        f"GATEHOUSE_CONFIG={config_path}",
+        "  Simulate signing in from home: curl -H 'X-Forwarded-For: 203.0.113.7' ...",
+        "  Stop with Ctrl-C (the demo data folder is then deleted).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_demo(host: str, port: int, folder: str | None) -> None:
+    from gatehouse import cli
+
+    throwaway = folder is None
+    data = Path(folder or tempfile.mkdtemp(prefix="gatehouse-demo-")).resolve()
+    try:
+        config_path = write_config(data, host, port)
+        os.environ[gatehouse_config.CONFIG_ENV] = str(config_path)
+        cli._setup()
+        cli._migrate()
+        seed()
+        print(banner(f"http://{host}:{port}", config_path), flush=True)
+        cli.serve(host, port, workers=1)
+    finally:
+        if throwaway:
+            shutil.rmtree(data, ignore_errors=True)

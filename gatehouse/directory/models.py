@@ -1,0 +1,21 @@
+"""The user directory: staff accounts and their groups."""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A person who signs in. Groups are Django's `auth.Group` (name only)."""
+
+    display_name = models.CharField(max_length=200, blank=True)
+    department = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        db_table = "directory_user"
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username
+
+    def group_names(self) -> frozenset[str]:
+        return frozenset(self.groups.values_list("name", flat=True))

@@ -1,0 +1,129 @@
+"""Django settings, derived entirely from the validated Gatehouse configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from gatehouse import config as gatehouse_config
+
+CONFIG = gatehouse_config.load()
+SECRET_KEY = CONFIG.secret_key
+DEBUG = False
+
+_public = urlsplit(CONFIG["server.public_url"])
+PUBLIC_URL = CONFIG["server.public_url"]
+ALLOWED_HOSTS = [
+    _public.hostname,
+    "127.0.0.1",
+    "localhost",
+    "[::1]",
+    *CONFIG["server.allowed_hosts"],
+]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "gatehouse.directory",
+    "gatehouse.access",
+    "gatehouse.signin",
+    "gatehouse.audit",
+    "gatehouse.console",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "gatehouse.signin.middleware.ClientContextMiddleware",
+    "gatehouse.api.require_json",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "gatehouse.signin.middleware.SSOSessionMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gatehouse.urls"
+ASGI_APPLICATION = "gatehouse.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csrf",
+                "gatehouse.signin.middleware.page_context",
+            ],
+            "builtins": [],
+        },
+    }
+]
+
+
+def _database(url: str) -> dict:
+    if url.startswith("sqlite:///"):
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(CONFIG.sqlite_path),
+            # WAL and a busy timeout let concurrent sign-ins queue for the writer instead of
+            # failing; IMMEDIATE takes the write lock up front so no transaction is lost mid-way.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    parts = urlsplit(url)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+DATABASES = {"default": _database(CONFIG["database.url"])}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHE_URL = CONFIG["cache.url"]
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+AUTH_USER_MODEL = "directory.User"
+PASSWORD_HASHERS = ["gatehouse.directory.hashers.ConfiguredArgon2PasswordHasher"]
+ARGON2_TIME_COST = CONFIG["passwords.argon2_time_cost"]
+ARGON2_MEMORY_COST = CONFIG["passwords.argon2_memory_cost"]
+ARGON2_PARALLELISM = CONFIG["passwords.argon2_parallelism"]
+
+SECURE_COOKIES = _public.scheme == "https"
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+SESSION_COOKIE_NAME = "gatehouse_session"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": CONFIG["log.level"]},
+}

@@ -1,0 +1,130 @@
+"""Sign-in and session endpoints of the JSON API (DESIGN §5.3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Schema
+
+from gatehouse.api import session_auth
+from gatehouse.signin import flow as signin_flow
+from gatehouse.signin import sessions
+from gatehouse.signin.models import SSOSession
+
+router = Router(tags=["sign-in"])
+me_router = Router(tags=["me"], auth=session_auth)
+
+
+class SignInIn(Schema):
+    username: str
+    password: str
+    app: str = ""
+    return_to: str = ""
+
+
+class FlowOut(Schema):
+    flow: str
+    status: str
+    expires_at: datetime
+    reason: str | None = None
+    message: str | None = None
+    return_to: str | None = None
+
+
+class ErrorOut(Schema):
+    error: str
+    message: str | None = None
+
+
+class ThrottledOut(Schema):
+    error: str
+    retry_after: int
+
+
+class SessionOut(Schema):
+    id: str
+    created_at: datetime
+    last_seen: datetime
+    expires_at: datetime
+    ip: str | None
+    user_agent: str
+    current: bool
+
+
+@router.post(
+    "/signin",
+    response={200: FlowOut, 401: ErrorOut, 429: ThrottledOut},
+    summary="Start a sign-in with a username and password",
+    exclude_none=True,
+)
+def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
+    outcome = signin_flow.start(
+        signin_flow.Attempt(
+            username=body.username,
+            password=body.password,
+            app=body.app,
+            return_to=body.return_to,
+            client=request.client,
+        ),
+        current=request.sso,
+    )
+    if outcome.error == "throttled":
+        response["Retry-After"] = str(outcome.retry_after)
+        return 429, {"error": "throttled", "retry_after": outcome.retry_after}
+    if outcome.error:
+        return 401, {"error": outcome.error, "message": "The username or password is incorrect."}
+    if outcome.new_session:
+        sessions.set_cookie(response, outcome.new_session)
+    return 200, signin_flow.describe(outcome.flow)
+
+
+@router.get(
+    "/signin/{flow_id}",
+    response={200: FlowOut, 404: ErrorOut},
+    summary="A sign-in's state",
+    exclude_none=True,
+)
+def signin_state(request: HttpRequest, flow_id: str):
+    flow = signin_flow.get(flow_id)
+    if flow is None:
+        return 404, {"error": "unknown_flow", "message": "This sign-in has expired; start again."}
+    return 200, signin_flow.describe(flow)
+
+
+@router.post("/signout", response={204: None}, summary="End the current session")
+def signout(request: HttpRequest, response: HttpResponse):
+    if request.sso:
+        sessions.end(request.sso, "signed_out")
+    sessions.clear_cookie(response)
+    return 204, None
+
+
+@me_router.get("/sessions", response=list[SessionOut], summary="My active sessions")
+def my_sessions(request: HttpRequest):
+    return [_session_out(s, request.sso) for s in sessions.active_for(request.user)]
+
+
+@me_router.delete(
+    "/sessions/{session_id}", response={204: None, 404: ErrorOut}, summary="End one of my sessions"
+)
+def end_my_session(request: HttpRequest, response: HttpResponse, session_id: str):
+    session = next((s for s in sessions.active_for(request.user) if s.id == session_id), None)
+    if session is None:
+        return 404, {"error": "unknown_session"}
+    sessions.end(session, "ended_by_user")
+    if session.id == request.sso.id:
+        sessions.clear_cookie(response)
+    return 204, None
+
+
+def _session_out(session: SSOSession, current: SSOSession) -> dict:
+    return {
+        "id": session.id,
+        "created_at": session.created_at,
+        "last_seen": session.last_seen,
+        "expires_at": session.expires_at,
+        "ip": session.ip,
+        "user_agent": session.user_agent,
+        "current": session.id == current.id,
+    }

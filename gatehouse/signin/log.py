@@ -1,0 +1,74 @@
+"""The sign-in log: every attempt, whatever its outcome, with a documented reason code
+(docs/signin-log.md). Each event is its own committed write, so none is lost to a rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from gatehouse.access.locator import Whereabouts
+from gatehouse.signin.client import ClientContext
+from gatehouse.signin.models import SignInEvent
+
+SUCCESS, FAILURE, INTERRUPTED = "success", "failure", "interrupted"
+
+# Reason codes; docs/signin-log.md explains each.
+REASONS = {
+    "ok": "Signed in.",
+    "bad_password": "The password was wrong.",
+    "unknown_user": "No such user.",
+    "account_disabled": "The password was right but the account is disabled.",
+    "account_locked": "Too many wrong passwords for this account; locked for a while.",
+    "source_throttled": "Too many wrong passwords from this address; slowed down.",
+}
+
+
+def device_summary(client: ClientContext) -> dict:
+    """How the device was classified (the managed-device registry refines 'personal')."""
+    if client.device_fingerprint is None:
+        return {"kind": "personal", "why": "no_certificate", "user_agent": client.user_agent}
+    return {
+        "kind": "personal",
+        "why": "unknown_certificate",
+        "fingerprint": client.device_fingerprint,
+        "user_agent": client.user_agent,
+    }
+
+
+def record(
+    *,
+    username: str,
+    user,
+    client: ClientContext,
+    where: Whereabouts,
+    result: str,
+    reason: str,
+    app: str = "",
+    client_type: str = "browser",
+    requirement: str = "single_factor",
+    methods: Sequence[dict] = (),
+    policies: Sequence[dict] = (),
+    flow_id: str = "",
+) -> SignInEvent:
+    assert reason in REASONS, reason
+    with transaction.atomic():
+        return SignInEvent.objects.create(
+            time=timezone.now(),
+            username=username[:150],
+            user=user,
+            app=app,
+            client_type=client_type,
+            ip=client.ip,
+            locations=sorted(where.locations),
+            trusted=where.trusted,
+            device=device_summary(client),
+            user_agent=client.user_agent,
+            result=result,
+            reason=reason,
+            requirement=requirement,
+            methods=list(methods),
+            policies=list(policies),
+            flow_id=flow_id,
+        )

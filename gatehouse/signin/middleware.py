@@ -1,0 +1,58 @@
+"""Request middleware: the client context (real IP, managed-device header) and the SSO session."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cache
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+
+from gatehouse.signin import client, sessions
+
+
+@cache
+def trusted_proxies() -> tuple:
+    return tuple(ipaddress.ip_network(n) for n in settings.CONFIG["server.trusted_proxies"])
+
+
+@cache
+def cert_header_meta_key() -> str:
+    return "HTTP_" + settings.CONFIG["server.client_cert_header"].upper().replace("-", "_")
+
+
+class ClientContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.client = client.build(
+            peer=request.META.get("REMOTE_ADDR", ""),
+            forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR"),
+            cert_header=request.META.get(cert_header_meta_key()),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            proxies=trusted_proxies(),
+        )
+        return self.get_response(request)
+
+
+class SSOSessionMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = request.COOKIES.get(sessions.COOKIE)
+        request.sso = sessions.resolve(token)
+        request.user = request.sso.user if request.sso else AnonymousUser()
+        response = self.get_response(request)
+        if token and request.sso is None and sessions.COOKIE not in response.cookies:
+            sessions.clear_cookie(response)
+        return response
+
+
+def page_context(request) -> dict:
+    return {
+        "organisation": settings.CONFIG["organisation.name"],
+        "helpdesk": settings.CONFIG["organisation.helpdesk"],
+        "signed_in_user": getattr(request, "user", None),
+    }

@@ -1,0 +1,78 @@
+"""Sign-in flows, SSO sessions, the sign-in log, and throttle records (database fallback)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class SignInFlow(models.Model):
+    """One attempt to sign in, from password to outcome. `id` is an unguessable token."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE)
+    status = models.CharField(max_length=32)
+    reason = models.CharField(max_length=64, blank=True)
+    app = models.CharField(max_length=200, blank=True)
+    return_to = models.CharField(max_length=2000, blank=True)
+    ip = models.GenericIPAddressField(null=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    data = models.JSONField(default=dict)
+
+
+class SSOSession(models.Model):
+    """A signed-in browser or client. The cookie holds a token; only its SHA-256 is stored."""
+
+    id = models.CharField(primary_key=True, max_length=32)
+    token_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_sessions"
+    )
+    created_at = models.DateTimeField()
+    auth_time = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, db_index=True)
+    ended_reason = models.CharField(max_length=32, blank=True)
+    ip = models.GenericIPAddressField(null=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    amr = models.JSONField(default=list)
+    persistent = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "ended_at"])]
+
+
+class SignInEvent(models.Model):
+    """The sign-in log: one row per attempt, whatever its outcome (docs/signin-log.md)."""
+
+    time = models.DateTimeField(db_index=True)
+    username = models.CharField(max_length=150, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    app = models.CharField(max_length=200, blank=True)
+    client_type = models.CharField(max_length=16, default="browser")
+    ip = models.GenericIPAddressField(null=True)
+    locations = models.JSONField(default=list)
+    trusted = models.BooleanField(default=False)
+    device = models.JSONField(default=dict)
+    user_agent = models.CharField(max_length=512, blank=True)
+    result = models.CharField(max_length=16)
+    reason = models.CharField(max_length=64)
+    requirement = models.CharField(max_length=16, default="single_factor")
+    methods = models.JSONField(default=list)
+    policies = models.JSONField(default=list)
+    flow_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+
+
+class ThrottleRecord(models.Model):
+    """Throttle state when no Redis is configured (gatehouse.signin.throttle)."""
+
+    key = models.CharField(primary_key=True, max_length=200)
+    data = models.TextField()
+    expires_at = models.DateTimeField(db_index=True)

@@ -1,0 +1,124 @@
+"""SSO sessions: created at sign-in with a fresh id, bounded by an absolute lifetime and an idle
+timeout, listed and ended by their owner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils import timezone
+
+from gatehouse import crypto
+from gatehouse.signin.client import ClientContext
+from gatehouse.signin.models import SSOSession
+
+COOKIE = settings.SESSION_COOKIE_NAME
+# last_seen is written at most this often, so that reads do not each become a write.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def lifetime() -> timedelta:
+    return timedelta(seconds=settings.CONFIG["session.lifetime"])
+
+
+def idle_timeout() -> timedelta:
+    return timedelta(seconds=settings.CONFIG["session.idle_timeout"])
+
+
+@dataclass(frozen=True)
+class NewSession:
+    session: SSOSession
+    token: str
+
+
+def create(
+    user,
+    client: ClientContext,
+    amr: list[str],
+    persistent: bool = True,
+    replaces: SSOSession | None = None,
+) -> NewSession:
+    """A new session with a new id; the one it replaces (if any) ends, so ids rotate at sign-in."""
+    if replaces is not None:
+        end(replaces, "replaced")
+    now = timezone.now()
+    token = crypto.random_token()
+    session = SSOSession.objects.create(
+        id=crypto.random_token(12),
+        token_hash=crypto.digest(token),
+        user=user,
+        created_at=now,
+        auth_time=now,
+        last_seen=now,
+        expires_at=now + lifetime(),
+        ip=client.ip,
+        user_agent=client.user_agent,
+        amr=amr,
+        persistent=persistent,
+    )
+    return NewSession(session, token)
+
+
+def resolve(token: str | None, now: datetime | None = None) -> SSOSession | None:
+    """The live session for a cookie value, ending it if it has run out."""
+    if not token or len(token) > 100:
+        return None
+    now = now or timezone.now()
+    session = (
+        SSOSession.objects.select_related("user")
+        .filter(token_hash=crypto.digest(token), ended_at__isnull=True)
+        .first()
+    )
+    if session is None:
+        return None
+    if now >= session.expires_at:
+        end(session, "expired")
+        return None
+    if now - session.last_seen >= idle_timeout():
+        end(session, "idle")
+        return None
+    if not session.user.is_active:
+        end(session, "user_disabled")
+        return None
+    if now - session.last_seen >= TOUCH_INTERVAL:
+        session.last_seen = now
+        SSOSession.objects.filter(pk=session.pk).update(last_seen=now)
+    return session
+
+
+def end(session: SSOSession, reason: str) -> None:
+    now = timezone.now()
+    SSOSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
+        ended_at=now, ended_reason=reason
+    )
+    session.ended_at = now
+    session.ended_reason = reason
+
+
+def active_for(user) -> list[SSOSession]:
+    now = timezone.now()
+    return [
+        s
+        for s in SSOSession.objects.filter(
+            user=user, ended_at__isnull=True, expires_at__gt=now
+        ).order_by("-last_seen")
+        if now - s.last_seen < idle_timeout()
+    ]
+
+
+def set_cookie(response: HttpResponse, new: NewSession) -> None:
+    response.set_cookie(
+        COOKIE,
+        new.token,
+        max_age=int(lifetime().total_seconds()) if new.session.persistent else None,
+        secure=settings.SECURE_COOKIES,
+        httponly=True,
+        samesite="Lax",
+        path="/",
+    )
+
+
+def clear_cookie(response: HttpResponse) -> None:
+    response.delete_cookie(COOKIE, path="/", samesite="Lax")

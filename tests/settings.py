@@ -1,0 +1,18 @@
+"""Settings for the test suite: a throwaway secret key and a cheap Argon2 cost, then the real
+settings. GATEHOUSE_DATABASE_URL (set by `make test-postgres` / CI) selects PostgreSQL."""
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+_folder = Path(tempfile.mkdtemp(prefix="gatehouse-test-"))
+(_folder / "secret.key").write_text(secrets.token_urlsafe(48))
+os.environ["GATEHOUSE_SECRETS_KEY_FILE"] = str(_folder / "secret.key")
+os.environ.setdefault("GATEHOUSE_PASSWORDS_ARGON2_TIME_COST", "1")
+os.environ.setdefault("GATEHOUSE_PASSWORDS_ARGON2_MEMORY_COST", "8192")
+os.environ.setdefault("GATEHOUSE_PASSWORDS_ARGON2_PARALLELISM", "1")
+os.environ.setdefault("GATEHOUSE_SERVER_TRUSTED_PROXIES", "127.0.0.0/8,::1/128")
+os.environ.setdefault("GATEHOUSE_DATABASE_URL", f"sqlite:///{_folder}/test.sqlite3")
+
+from gatehouse.settings import *  # noqa: E402,F403
