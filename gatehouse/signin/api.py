@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from gatehouse.api import session_auth
 from gatehouse.signin import flow as signin_flow
@@ -71,12 +71,14 @@ def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
     )
     if outcome.error == "throttled":
         response["Retry-After"] = str(outcome.retry_after)
-        return 429, {"error": "throttled", "retry_after": outcome.retry_after}
+        return Status(429, {"error": "throttled", "retry_after": outcome.retry_after})
     if outcome.error:
-        return 401, {"error": outcome.error, "message": "The username or password is incorrect."}
+        return Status(
+            401, {"error": outcome.error, "message": "The username or password is incorrect."}
+        )
     if outcome.new_session:
         sessions.set_cookie(response, outcome.new_session)
-    return 200, signin_flow.describe(outcome.flow)
+    return Status(200, signin_flow.describe(outcome.flow))
 
 
 @router.get(
@@ -88,8 +90,10 @@ def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
 def signin_state(request: HttpRequest, flow_id: str):
     flow = signin_flow.get(flow_id)
     if flow is None:
-        return 404, {"error": "unknown_flow", "message": "This sign-in has expired; start again."}
-    return 200, signin_flow.describe(flow)
+        return Status(
+            404, {"error": "unknown_flow", "message": "This sign-in has expired; start again."}
+        )
+    return Status(200, signin_flow.describe(flow))
 
 
 @router.post("/signout", response={204: None}, summary="End the current session")
@@ -97,7 +101,7 @@ def signout(request: HttpRequest, response: HttpResponse):
     if request.sso:
         sessions.end(request.sso, "signed_out")
     sessions.clear_cookie(response)
-    return 204, None
+    return Status(204, None)
 
 
 @me_router.get("/sessions", response=list[SessionOut], summary="My active sessions")
@@ -111,11 +115,11 @@ def my_sessions(request: HttpRequest):
 def end_my_session(request: HttpRequest, response: HttpResponse, session_id: str):
     session = next((s for s in sessions.active_for(request.user) if s.id == session_id), None)
     if session is None:
-        return 404, {"error": "unknown_session"}
+        return Status(404, {"error": "unknown_session"})
     sessions.end(session, "ended_by_user")
     if session.id == request.sso.id:
         sessions.clear_cookie(response)
-    return 204, None
+    return Status(204, None)
 
 
 def _session_out(session: SSOSession, current: SSOSession) -> dict:

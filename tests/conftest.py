@@ -1,0 +1,72 @@
+"""Shared fixtures: users, named locations and a JSON API client over Django's test client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+TRUST_SITES = ["10.0.0.0/8", "127.0.0.0/8", "::1/128"]
+HOME = "203.0.113.7"
+OFFICE = "10.1.2.3"
+
+
+class ApiClient:
+    """Django's test client speaking JSON; `ip` simulates the client behind the loopback proxy."""
+
+    def __init__(self, client: Client, ip: str = OFFICE):
+        self.client = client
+        self.ip = ip
+
+    def _headers(self, ip: str | None) -> dict:
+        return {"HTTP_X_FORWARDED_FOR": ip or self.ip}
+
+    def post(self, path: str, body: dict | None = None, ip: str | None = None):
+        return self.client.post(
+            path, json.dumps(body or {}), content_type="application/json", **self._headers(ip)
+        )
+
+    def get(self, path: str, ip: str | None = None):
+        return self.client.get(path, **self._headers(ip))
+
+    def delete(self, path: str, ip: str | None = None):
+        return self.client.delete(path, **self._headers(ip))
+
+    def signin(self, username: str, password: str, ip: str | None = None, **extra):
+        return self.post(
+            "/api/v1/signin", {"username": username, "password": password, **extra}, ip=ip
+        )
+
+
+@pytest.fixture
+def api(db) -> ApiClient:
+    return ApiClient(Client())
+
+
+@pytest.fixture
+def trust_sites(db):
+    from gatehouse.access.models import NamedLocation
+
+    return NamedLocation.objects.create(name="Trust sites", trusted=True, ranges=TRUST_SITES)
+
+
+@pytest.fixture
+def make_user(db):
+    from django.contrib.auth.models import Group
+
+    from gatehouse.directory.models import User
+
+    def make(username: str = "alice", password: str = "correct horse", groups=(), **fields):
+        user = User.objects.create(username=username, email=f"{username}@example.org", **fields)
+        user.set_password(password)
+        user.save()
+        user.groups.set([Group.objects.get_or_create(name=g)[0] for g in groups])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice", "correct horse", groups=["Clinical staff"], display_name="Alice A")

@@ -1,0 +1,131 @@
+import pytest
+
+from gatehouse import config
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "gatehouse.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_need_no_file():
+    loaded = config.load(None, environ={})
+    assert loaded["server.public_url"] == "http://127.0.0.1:8000"
+    assert loaded["session.lifetime"] == 24 * 3600
+    assert loaded["session.idle_timeout"] == 3600
+    assert loaded["throttle.account_failures"] == 10
+
+
+def test_file_values_are_read_and_env_overrides_them(tmp_path):
+    path = write(
+        tmp_path,
+        '[server]\npublic_url = "https://signin.example.org"\n[organisation]\nname = "Riverside"\n',
+    )
+    loaded = config.load(path, environ={"GATEHOUSE_ORGANISATION_NAME": "Lakeside"})
+    assert loaded["server.public_url"] == "https://signin.example.org"
+    assert loaded["organisation.name"] == "Lakeside"
+
+
+def test_env_lists_are_comma_separated():
+    loaded = config.load(None, environ={"GATEHOUSE_SERVER_TRUSTED_PROXIES": "10.0.0.0/8, ::1/128"})
+    assert loaded["server.trusted_proxies"] == ("10.0.0.0/8", "::1/128")
+
+
+def test_config_path_comes_from_environment(tmp_path):
+    path = write(tmp_path, '[organisation]\nname = "From file"\n')
+    assert (
+        config.load(None, environ={"GATEHOUSE_CONFIG": str(path)})["organisation.name"]
+        == "From file"
+    )
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path):
+    path = write(tmp_path, '[database]\nurl = "sqlite:///data/gh.sqlite3"\n')
+    loaded = config.load(path, environ={})
+    assert loaded.sqlite_path == (tmp_path / "data" / "gh.sqlite3").resolve()
+    assert loaded.path("secrets.key_file") == (tmp_path / "secret.key").resolve()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[server]\ntrusted_proxies = ["10.0.0.300/8"]\n',
+            "server.trusted_proxies: ['10.0.0.300/8'] is not valid: '10.0.0.300/8' is not a CIDR range",
+        ),
+        ('[server]\ntrusted_proxies = ["10.1.2.3/8"]\n', "has host bits set"),
+        (
+            '[server]\npublic_url = "http://signin.example.org"\n',
+            "plain http is only allowed for a loopback host",
+        ),
+        ('[server]\npublic_url = "ftp://x"\n', "expected an absolute http:// or https:// URL"),
+        (
+            '[server]\npublc_url = "https://x"\n',
+            "unknown key 'server.publc_url'; valid keys in [server]: public_url",
+        ),
+        ("[sever]\n", "unknown section [sever]"),
+        (
+            '[session]\nlifetime = "forever"\n',
+            "session.lifetime: 'forever' is not valid: expected a duration such as 90s",
+        ),
+        (
+            "[throttle]\naccount_failures = 0\n",
+            "throttle.account_failures: 0 is not valid: expected a whole number from 3 to 100",
+        ),
+        (
+            '[database]\nurl = "mysql://x/y"\n',
+            "database.url: 'mysql://x/y' is not valid: expected sqlite:///",
+        ),
+        ('[cache]\nurl = "memcached://x"\n', "expected empty (no shared cache) or redis://"),
+        ("[server\n", "not valid TOML"),
+    ],
+)
+def test_bad_values_name_the_key_the_value_and_what_is_valid(tmp_path, text, expected):
+    with pytest.raises(config.ConfigError) as error:
+        config.load(write(tmp_path, text), environ={})
+    assert expected in str(error.value)
+
+
+def test_bad_env_override_names_the_variable():
+    with pytest.raises(
+        config.ConfigError, match="environment variable GATEHOUSE_SESSION_IDLE_TIMEOUT: 'soon'"
+    ):
+        config.load(None, environ={"GATEHOUSE_SESSION_IDLE_TIMEOUT": "soon"})
+
+
+def test_idle_timeout_cannot_exceed_lifetime():
+    with pytest.raises(config.ConfigError, match="idle_timeout"):
+        config.load(
+            None,
+            environ={"GATEHOUSE_SESSION_LIFETIME": "1h", "GATEHOUSE_SESSION_IDLE_TIMEOUT": "2h"},
+        )
+
+
+def test_missing_key_file_is_reported_with_its_path(tmp_path):
+    loaded = config.load(write(tmp_path, ""), environ={})
+    with pytest.raises(
+        config.ConfigError,
+        match="secrets.key_file: .*secret.key' does not exist; run `gatehouse init`",
+    ):
+        config.check(loaded)
+
+
+def test_short_key_is_refused(tmp_path):
+    (tmp_path / "secret.key").write_text("short")
+    with pytest.raises(config.ConfigError, match="at least 32"):
+        config.check(config.load(write(tmp_path, ""), environ={}))
+
+
+def test_commented_file_loads_to_the_defaults(tmp_path):
+    path = write(tmp_path, config.render_commented())
+    assert config.load(path, environ={}).values == config.load(None, environ={}).values
+
+
+def test_rendered_overrides_round_trip(tmp_path):
+    text = config.render_commented(
+        {"server": {"trusted_proxies": ["127.0.0.0/8"]}, "organisation": {"name": 'Quote " me'}}
+    )
+    loaded = config.load(write(tmp_path, text), environ={})
+    assert loaded["server.trusted_proxies"] == ("127.0.0.0/8",)
+    assert loaded["organisation.name"] == 'Quote " me'
