@@ -99,7 +99,7 @@ class RangeIndex:
             except ValueError:
                 return _NOWHERE
         if address.version == 6:
-            mapped = address.ipv4_mapped  # type: ignore[union-attr]
+            mapped = address.ipv4_mapped
             if mapped is None:
                 return _lookup(self._v6_starts, self._v6_sets, int(address))
             address = mapped
@@ -109,7 +109,7 @@ class RangeIndex:
 def _unmap(network: Network) -> Network:
     # A range written inside ::ffff:0:0/96 means IPv4 addresses; index it as IPv4 so that it
     # agrees with lookup(), which treats mapped addresses as IPv4.
-    if network.version == 6 and network.subnet_of(_MAPPED):  # type: ignore[arg-type]
+    if network.version == 6 and network.subnet_of(_MAPPED):
         start = int(network.network_address) - int(_MAPPED.network_address)
         return ipaddress.IPv4Network((start, network.prefixlen - 96))
     return network

@@ -106,7 +106,7 @@ def test_missing_key_file_is_reported_with_its_path(tmp_path):
     loaded = config.load(write(tmp_path, ""), environ={})
     with pytest.raises(
         config.ConfigError,
-        match="secrets.key_file: .*secret.key' does not exist; run `gatehouse init`",
+        match=r"secrets.key_file: .*secret.key' does not exist; run `gatehouse init`",
     ):
         config.check(loaded)
 
