@@ -399,3 +399,35 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_reference() -> str:
+    """docs/configuration.md: every key, its environment variable, default and meaning."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated from gatehouse/config.py by `python -m gatehouse.config`; "
+        "a test keeps it current. -->",
+        "",
+        "Gatehouse reads `gatehouse.toml` (path from `--config` or `GATEHOUSE_CONFIG`). Every key",
+        "can be overridden by the environment variable shown; lists are comma-separated there.",
+        "Relative paths are resolved against the folder of the configuration file. `gatehouse",
+        "check` validates the whole file, and the server refuses to start on the same errors.",
+        "",
+    ]
+    for section, keys in SCHEMA.items():
+        lines += [
+            f"## [{section}]",
+            "",
+            "| key | environment | default | meaning |",
+            "|---|---|---|---|",
+        ]
+        for key, spec in keys.items():
+            default = _toml_value(spec.default)
+            lines.append(f"| `{key}` | `{env_name(section, key)}` | `{default}` | {spec.doc} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render_reference(), end="")

@@ -129,3 +129,12 @@ def test_rendered_overrides_round_trip(tmp_path):
     loaded = config.load(write(tmp_path, text), environ={})
     assert loaded["server.trusted_proxies"] == ("127.0.0.0/8",)
     assert loaded["organisation.name"] == 'Quote " me'
+
+
+def test_configuration_reference_is_current():
+    from pathlib import Path
+
+    reference = Path(__file__).parents[2] / "docs" / "configuration.md"
+    assert reference.read_text() == config.render_reference(), (
+        "regenerate with: python -m gatehouse.config > docs/configuration.md"
+    )

@@ -1,0 +1,13 @@
+"""docs/ says what the code does."""
+
+from pathlib import Path
+
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+def test_every_sign_in_reason_code_is_documented():
+    from gatehouse.signin.log import REASONS
+
+    text = (DOCS / "signin-log.md").read_text()
+    for code in REASONS:
+        assert f"| `{code}` |" in text, code
