@@ -117,7 +117,8 @@ def cmd_createadmin(args: argparse.Namespace) -> None:
 
 def cmd_users_import(args: argparse.Namespace) -> None:
     _setup()
-    from gatehouse.directory.importer import UserImportError, import_csv
+    from gatehouse.csvimport import CsvImportError
+    from gatehouse.directory.importer import import_csv
 
     try:
         text = Path(args.file).read_text(encoding="utf-8-sig")
@@ -127,7 +128,7 @@ def cmd_users_import(args: argparse.Namespace) -> None:
         raise CommandError(f"{args.file}: not UTF-8 text") from None
     try:
         result = import_csv(text)
-    except UserImportError as exc:
+    except CsvImportError as exc:
         raise CommandError(f"{args.file}: nothing imported: {exc}") from None
     print(f"imported {args.file}: {result.created} created, {result.updated} updated")
 

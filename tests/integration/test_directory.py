@@ -4,7 +4,8 @@ import pytest
 from django.contrib.auth.hashers import identify_hasher
 
 from gatehouse.cli import main
-from gatehouse.directory.importer import UserImportError, import_csv
+from gatehouse.csvimport import CsvImportError
+from gatehouse.directory.importer import import_csv
 from gatehouse.directory.models import User
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,7 @@ def test_bad_row_is_reported_by_line_and_nothing_is_applied():
         + "bob,not-an-email,Bob,Estates,,\n"
         + "alice,dup@example.org,Again,Clinical,,\n"
     )
-    with pytest.raises(UserImportError) as error:
+    with pytest.raises(CsvImportError) as error:
         import_csv(text)
     assert "line 3: email 'not-an-email' is not a valid email address" in str(error.value)
     assert "line 4: username 'alice' already appears on line 2" in str(error.value)
@@ -56,7 +57,7 @@ def test_bad_row_is_reported_by_line_and_nothing_is_applied():
 
 
 def test_wrong_header_is_refused():
-    with pytest.raises(UserImportError, match="line 1: the header must be exactly"):
+    with pytest.raises(CsvImportError, match="line 1: the header must be exactly"):
         import_csv("user,mail\nalice,a@example.org\n")
 
 
