@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Literal, NamedTuple
 
 State = Literal["on", "off", "report_only"]
@@ -48,6 +49,10 @@ class UserCondition:
     exclude_users: frozenset[str] = frozenset()
     exclude_groups: frozenset[str] = frozenset()
 
+    def __post_init__(self) -> None:
+        if self.include_all and (self.include_users or self.include_groups):
+            raise ValueError("include_all already includes every user and group")
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -63,6 +68,8 @@ class Target:
     def __post_init__(self) -> None:
         if self.actions and (self.apps_all or self.apps or self.exclude_apps):
             raise ValueError("a policy targets either apps or user actions, not both")
+        if self.apps_all and self.apps:
+            raise ValueError("apps_all already includes every app")
 
 
 ALL_APPS = Target(apps_all=True)
@@ -205,8 +212,8 @@ class Decision:
 
 
 class _Compiled:
-    """One policy prepared for evaluation: its conditions flattened into plain fields and every
-    trace entry it can produce built up front, so an evaluation mostly copies references."""
+    """One policy prepared for evaluation: its grant in plain fields and every trace entry it
+    can produce built up front, so that an evaluation mostly copies references."""
 
     __slots__ = (
         "_unmet",
@@ -221,16 +228,16 @@ class _Compiled:
         "entry_not_included",
         "entry_outside",
         "entry_satisfied",
-        "index",
         "message",
         "mode_all",
         "policy",
+        "position",
         "requirements",
         "session",
     )
 
-    def __init__(self, index: int, policy: Policy) -> None:
-        self.index = index
+    def __init__(self, position: int, policy: Policy) -> None:
+        self.position = position
         self.policy = policy
         self.enforced = policy.state == "on"
         self.block = policy.grant.block
@@ -303,14 +310,13 @@ class _Compiled:
 
 
 class _Candidate(NamedTuple):
-    """The conditions a targeted policy still has to check, unpacked in one step per policy."""
+    """A targeted policy's remaining conditions, unpacked in one step per policy. Inclusion of
+    the user is settled before a candidate is looked at (see _Route)."""
 
+    position: int
     compiled: _Compiled
     exclude_users: frozenset[str]
     exclude_groups: frozenset[str]
-    include_all: bool
-    include_users: frozenset[str]
-    include_groups: frozenset[str]
     include_trusted: bool
     include_locations: frozenset[str] | None  # None: any location (or any trusted one)
     exclude_trusted: bool
@@ -321,18 +327,20 @@ class _Candidate(NamedTuple):
 
 class _Route(NamedTuple):
     """For one app or user action: the trace as it stands before looking at the sign-in (off
-    and untargeted policies are final) and the policies left to check, in policy order."""
+    and untargeted policies are final, and so is "user not included" until the user turns out
+    to be included) and the targeted policies, filed by whom they include. Most policies name
+    groups, so a sign-in looks only at the policies for everyone and those for its groups."""
 
     template: tuple[TraceEntry, ...]
-    candidates: tuple[_Candidate, ...]
+    everyone: tuple[_Candidate, ...]
+    by_group: dict[str, tuple[_Candidate, ...]]
+    by_user: dict[str, tuple[_Candidate, ...]]
 
 
 class PolicySet:
-    """Policies prepared for evaluation; build one when the policies change and share it.
-    Policies are pre-sorted by what they target, so a sign-in looks only at those that target
-    its app or action."""
+    """Policies prepared for evaluation; build one when the policies change and share it."""
 
-    __slots__ = ("_actions", "_apps", "_no_app", "_other_app", "policies")
+    __slots__ = ("_actions", "_apps", "_unnamed_app", "policies")
 
     def __init__(self, policies: Iterable[Policy]) -> None:
         self.policies = tuple(policies)
@@ -348,44 +356,52 @@ class PolicySet:
             for app in policy.target.apps | policy.target.exclude_apps
         }
         self._apps = {app: _route(compiled, "signin", app) for app in named_apps}
-        # Every app no policy names behaves alike, so one route serves them all.
-        self._other_app = _route(compiled, "signin", "")
-        self._no_app = _route(compiled, "signin", None)
+        # An app that no policy names is covered by "all apps" only, just like a sign-in to
+        # no app at all, so one route serves them all.
+        self._unnamed_app = _route(compiled, "signin", None)
         self._actions = {"register": _route(compiled, "register", None)}
 
 
 def _route(compiled: list[_Compiled], action: Action, app: str | None) -> _Route:
     template: list[TraceEntry] = []
-    candidates: list[_Candidate] = []
+    everyone: list[_Candidate] = []
+    by_group: dict[str, list[_Candidate]] = {}
+    by_user: dict[str, list[_Candidate]] = {}
     for c in compiled:
         policy = c.policy
         miss = _target_miss(policy.target, action, app)
         if policy.state == "off" or miss is not None:
             template.append(c.not_applied("target", miss or ""))
             continue
-        template.append(c.entry_satisfied)  # a placeholder: evaluate() always overwrites it
+        template.append(c.entry_not_included)
         users, locations = policy.users, policy.locations
-        candidates.append(
-            _Candidate(
-                compiled=c,
-                exclude_users=users.exclude_users,
-                exclude_groups=users.exclude_groups,
-                include_all=users.include_all,
-                include_users=users.include_users,
-                include_groups=users.include_groups,
-                include_trusted=locations.include == "trusted",
-                include_locations=(
-                    None if isinstance(locations.include, str) else locations.include
-                ),
-                exclude_trusted=locations.exclude == "trusted",
-                exclude_locations=(
-                    frozenset() if isinstance(locations.exclude, str) else locations.exclude
-                ),
-                device=None if policy.device == "any" else policy.device,
-                client_types=frozenset(policy.client_types),
-            )
+        candidate = _Candidate(
+            position=c.position,
+            compiled=c,
+            exclude_users=users.exclude_users,
+            exclude_groups=users.exclude_groups,
+            include_trusted=locations.include == "trusted",
+            include_locations=None if isinstance(locations.include, str) else locations.include,
+            exclude_trusted=locations.exclude == "trusted",
+            exclude_locations=(
+                frozenset() if isinstance(locations.exclude, str) else locations.exclude
+            ),
+            device=None if policy.device == "any" else policy.device,
+            client_types=frozenset(policy.client_types),
         )
-    return _Route(tuple(template), tuple(candidates))
+        if users.include_all:
+            everyone.append(candidate)
+            continue
+        for group in users.include_groups:
+            by_group.setdefault(group, []).append(candidate)
+        for username in users.include_users:
+            by_user.setdefault(username, []).append(candidate)
+    return _Route(
+        tuple(template),
+        tuple(everyone),
+        {group: tuple(listed) for group, listed in by_group.items()},
+        {username: tuple(listed) for username, listed in by_user.items()},
+    )
 
 
 def _target_miss(target: Target, action: Action, app: str | None) -> str | None:
@@ -412,69 +428,77 @@ def evaluate(ctx: SignInContext, policies: PolicySet) -> Decision:
     block blocks; otherwise each applying policy's requirements must be met. Report-only
     policies are judged the same way and recorded in the trace, never enforced."""
     if ctx.action == "signin":
-        app = ctx.app
-        route = policies._no_app if app is None else policies._apps.get(app, policies._other_app)
+        unnamed, app = policies._unnamed_app, ctx.app
+        route = unnamed if app is None else policies._apps.get(app, unnamed)
     else:
         route = policies._actions[ctx.action]
     username, groups, locations, trusted = ctx.username, ctx.groups, ctx.locations, ctx.trusted
     device, client_type = ctx.device, ctx.client_type
     satisfied = ctx.satisfied | _MANAGED if device == "managed" else ctx.satisfied
 
+    candidates: Iterable[_Candidate] = route.everyone
+    named = [found for group in groups if (found := route.by_group.get(group))]
+    if (found := route.by_user.get(username)) is not None:
+        named.append(found)
+    if named:
+        # A policy naming several of the user's groups is filed under each; count it once.
+        once = {candidate.position: candidate for found in named for candidate in found}
+        candidates = chain(candidates, once.values())
+
     trace = list(route.template)
     blocking: list[_Compiled] = []
     unmet: list[tuple[_Compiled, RequirementGroup]] = []
     sessions: list[SessionControls] = []
-    # One pass in policy order; each check below is the cheap form of the matching condition,
-    # and the first that fails names the trace entry.
+    # Each check below is the cheap form of one condition, in the order the trace reports
+    # them; the first that fails names the trace entry.
     for (
+        position,
         c,
         exclude_users,
         exclude_groups,
-        include_all,
-        include_users,
-        include_groups,
         include_trusted,
         include_locations,
         exclude_trusted,
         exclude_locations,
         want_device,
         client_types,
-    ) in route.candidates:
+    ) in candidates:
         if exclude_users and username in exclude_users:
-            trace[c.index] = c.entry_excluded_user
+            trace[position] = c.entry_excluded_user
         elif exclude_groups and not exclude_groups.isdisjoint(groups):
-            trace[c.index] = c.entry_excluded_group
-        elif not (
-            include_all or username in include_users or not include_groups.isdisjoint(groups)
-        ):
-            trace[c.index] = c.entry_not_included
+            trace[position] = c.entry_excluded_group
         elif (exclude_trusted and trusted) or (
             exclude_locations and not exclude_locations.isdisjoint(locations)
         ):
-            trace[c.index] = c.entry_excluded_location
+            trace[position] = c.entry_excluded_location
         elif (include_trusted and not trusted) or (
             include_locations is not None and include_locations.isdisjoint(locations)
         ):
-            trace[c.index] = c.entry_outside
+            trace[position] = c.entry_outside
         elif want_device is not None and want_device != device:
-            trace[c.index] = c.entry_device
+            trace[position] = c.entry_device
         elif client_types and client_type not in client_types:
-            trace[c.index] = c.entry_client
+            trace[position] = c.entry_client
         elif c.block:
-            trace[c.index] = c.entry_block
+            trace[position] = c.entry_block
             if c.enforced:
                 blocking.append(c)
         else:
             missed = c.unmet(satisfied) if c.requirements else None
             if missed is None:
-                trace[c.index] = c.entry_satisfied
+                trace[position] = c.entry_satisfied
             else:
-                trace[c.index] = missed[0]
+                trace[position] = missed[0]
                 if c.enforced:
                     unmet.append((c, missed[1]))
             if c.enforced and c.session is not None:
                 sessions.append(c.session)
 
+    # Candidates came grouped by whom they include; results go out in policy order.
+    if len(blocking) > 1:
+        blocking.sort(key=_policy_order)
+    if len(unmet) > 1:
+        unmet.sort(key=lambda pair: pair[0].position)
     if blocking:
         outcome: Outcome = "block"
         deciding = blocking
@@ -489,6 +513,10 @@ def evaluate(ctx: SignInContext, policies: PolicySet) -> Decision:
         session=_strictest(sessions),
         trace=tuple(trace),
     )
+
+
+def _policy_order(c: _Compiled) -> int:
+    return c.position
 
 
 def _strictest(sessions: list[SessionControls]) -> SessionControls:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from bisect import bisect_right
 from collections.abc import Iterable
+from socket import AF_INET, AF_INET6, inet_pton
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -94,16 +95,30 @@ class RangeIndex:
         address (``::ffff:10.1.2.3``, as a dual-stack socket reports IPv4 peers) counts as its
         IPv4 address; anything unparseable is in no location."""
         if isinstance(address, str):
-            try:
-                address = ipaddress.ip_address(address)
-            except ValueError:
+            parsed = _parse_address(address)
+            if parsed is None:
                 return _NOWHERE
-        if address.version == 6:
-            mapped = address.ipv4_mapped
-            if mapped is None:
-                return _lookup(self._v6_starts, self._v6_sets, int(address))
-            address = mapped
-        return _lookup(self._v4_starts, self._v4_sets, int(address))
+            version, value = parsed
+        else:
+            version, value = address.version, int(address)
+        if version == 6 and value >> 32 == 0xFFFF:  # ::ffff:a.b.c.d
+            version, value = 4, value & 0xFFFFFFFF
+        if version == 4:
+            return _lookup(self._v4_starts, self._v4_sets, value)
+        return _lookup(self._v6_starts, self._v6_sets, value)
+
+
+def _parse_address(text: str) -> tuple[int, int] | None:
+    # inet_pton is ten times quicker than ipaddress, and this runs on every sign-in.
+    try:
+        return 4, int.from_bytes(inet_pton(AF_INET, text), "big")
+    except OSError:
+        pass
+    try:
+        # A zone id (fe80::1%eth0) names an interface, not where the client is.
+        return 6, int.from_bytes(inet_pton(AF_INET6, text.partition("%")[0]), "big")
+    except OSError:
+        return None
 
 
 def _unmap(network: Network) -> Network:
