@@ -54,11 +54,13 @@ def require_json(get_response):
 
 
 def register_routers() -> None:
+    from gatehouse.console.api import router as admin_router
     from gatehouse.signin.api import me_router
     from gatehouse.signin.api import router as signin_router
 
     api.add_router("", signin_router)
     api.add_router("/me", me_router)
+    api.add_router("/admin", admin_router)
 
 
 register_routers()

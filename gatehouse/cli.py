@@ -141,6 +141,174 @@ def cmd_signins_tail(args: argparse.Namespace) -> None:
         print(format_event(event))
 
 
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise CommandError(f"{path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{path}: not UTF-8 text") from None
+
+
+def cmd_devices_add(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.access import devices
+
+    try:
+        device = devices.save(
+            _actor(), args.fingerprint, args.name, args.owner, compliant=not args.noncompliant
+        )
+    except devices.DeviceError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"registered {device.name} ({device.fingerprint})")
+
+
+def cmd_devices_list(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.access.models import ManagedDevice
+
+    for device in ManagedDevice.objects.select_related("owner"):
+        owner = device.owner.username if device.owner else "-"
+        state = "compliant" if device.compliant else "NONCOMPLIANT"
+        print(f"{device.fingerprint}  {state:<12}  owner={owner:<12}  {device.name}")
+
+
+def cmd_devices_remove(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.access import devices
+
+    try:
+        device = devices.by_fingerprint(args.fingerprint)
+    except devices.DeviceError as exc:
+        raise CommandError(str(exc)) from None
+    devices.delete(_actor(), device)
+    print(f"removed {device.name}")
+
+
+def cmd_devices_import(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.access import devices
+    from gatehouse.csvimport import CsvImportError
+
+    try:
+        created, updated = devices.import_csv(_actor(), _read_text(args.file))
+    except (CsvImportError, devices.DeviceError) as exc:
+        raise CommandError(f"{args.file}: nothing imported: {exc}") from None
+    print(f"imported {args.file}: {created} created, {updated} updated")
+
+
+def cmd_locations_list(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.access.models import NamedLocation
+
+    for location in NamedLocation.objects.all():
+        trust = "trusted" if location.trusted else "untrusted"
+        print(f"{location.name}  ({trust})  {', '.join(location.ranges)}")
+
+
+def cmd_locations_set(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.access import locations
+    from gatehouse.access.models import NamedLocation
+
+    existing = NamedLocation.objects.filter(name=args.name.strip()).first()
+    try:
+        locations.save(
+            _actor(), args.name, args.ranges, args.trusted, existing.id if existing else None
+        )
+    except locations.LocationError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"{'updated' if existing else 'added'} location {args.name}")
+
+
+def cmd_locations_remove(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.access import locations
+    from gatehouse.access.models import NamedLocation
+
+    location = NamedLocation.objects.filter(name=args.name).first()
+    if location is None:
+        raise CommandError(f"no location named '{args.name}'")
+    locations.delete(_actor(), location)
+    print(f"removed location {args.name}")
+
+
+def _policy_format(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in {".yaml", ".yml"}:
+        return "yaml"
+    if suffix == ".toml":
+        return "toml"
+    raise CommandError(f"{path}: name the file .yaml, .yml or .toml to choose its format")
+
+
+def cmd_policies_export(args: argparse.Namespace) -> None:
+    fmt = _policy_format(args.file)
+    _setup()
+    from gatehouse.access import policies
+
+    Path(args.file).write_text(policies.export(fmt))
+    print(f"exported {policies.count()} policies to {args.file}")
+
+
+def cmd_policies_import(args: argparse.Namespace) -> None:
+    fmt = _policy_format(args.file)
+    text = _read_text(args.file)
+    _setup()
+    from gatehouse.access import policies, policyfile
+
+    try:
+        loaded = policyfile.load(text, fmt)
+    except policyfile.PolicyFileError as exc:
+        raise CommandError(f"{args.file}: nothing imported: {exc}") from None
+    policies.replace_all(loaded, _actor())
+    print(f"imported {len(loaded)} policies from {args.file}")
+
+
+def cmd_whatif(args: argparse.Namespace) -> None:
+    _setup()
+    import json
+
+    from gatehouse.access import whatif
+
+    try:
+        assessment = whatif.what_if(
+            args.user, args.ip, args.device, args.app, args.action, args.client_type
+        )
+    except whatif.WhatIfError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps(whatif.as_dict(assessment), indent=2))
+    else:
+        print(whatif.as_text(assessment))
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.console import tokens
+
+    try:
+        token = tokens.create(args.user, args.name, _actor())
+    except tokens.TokenError as exc:
+        raise CommandError(str(exc)) from None
+    print("admin API token (shown once; send it as 'Authorization: Bearer <token>'):")
+    print(token)
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.audit import trail
+
+    broken = trail.verify()
+    if broken is not None:
+        raise CommandError(f"the audit trail is broken at event {broken}")
+    print("audit trail intact")
+
+
 # --- wiring --------------------------------------------------------------------------------
 
 
@@ -159,6 +327,16 @@ def _port(text: str) -> int:
     if value > 65535:
         raise argparse.ArgumentTypeError(f"'{text}' is not a TCP port (1-65535)")
     return value
+
+
+def _needs_action(args: argparse.Namespace) -> None:
+    raise CommandError("say which action (see --help)")
+
+
+def _actions(command: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    actions = command.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    return actions
 
 
 class _Parser(argparse.ArgumentParser):
@@ -211,9 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--email", default="")
     admin.add_argument("--password", help="else $GATEHOUSE_ADMIN_PASSWORD, else asked for")
 
-    users = add("users", lambda a: None, "Manage the user directory.")
-    users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", parser_class=_Parser)
-    users_sub.required = True
+    users = add("users", _needs_action, "Manage the user directory.")
+    users_sub = _actions(users)
     users_import = users_sub.add_parser(
         "import",
         help="Create or update users from CSV",
@@ -225,11 +402,83 @@ def build_parser() -> argparse.ArgumentParser:
     users_import.add_argument("file", metavar="FILE.csv")
     users_import.set_defaults(handler=cmd_users_import)
 
-    signins = add("signins", lambda a: None, "Read the sign-in log.")
-    signins_sub = signins.add_subparsers(
-        dest="signins_command", metavar="ACTION", parser_class=_Parser
+    devices_cmd = add("devices", _needs_action, "The managed-device registry.")
+    devices_sub = _actions(devices_cmd)
+    dev_add = devices_sub.add_parser("add", help="Register a managed device")
+    dev_add.add_argument("--fingerprint", required=True, metavar="SHA256HEX")
+    dev_add.add_argument("--name", required=True)
+    dev_add.add_argument("--owner", metavar="USER")
+    dev_add.add_argument("--noncompliant", action="store_true", help="register as non-compliant")
+    dev_add.set_defaults(handler=cmd_devices_add)
+    devices_sub.add_parser("list", help="List managed devices").set_defaults(
+        handler=cmd_devices_list
     )
-    signins_sub.required = True
+    dev_remove = devices_sub.add_parser("remove", help="Remove a managed device")
+    dev_remove.add_argument("fingerprint", metavar="SHA256HEX")
+    dev_remove.set_defaults(handler=cmd_devices_remove)
+    dev_import = devices_sub.add_parser(
+        "import",
+        help="Create or update devices from CSV",
+        description="CSV header fingerprint,name,owner,compliant (compliant true/false, empty = "
+        "true). All rows are checked first; nothing is applied if any is bad.",
+    )
+    dev_import.add_argument("file", metavar="FILE.csv")
+    dev_import.set_defaults(handler=cmd_devices_import)
+
+    locations_cmd = add("locations", _needs_action, "Named locations (IP ranges).")
+    locations_sub = _actions(locations_cmd)
+    locations_sub.add_parser("list", help="List named locations").set_defaults(
+        handler=cmd_locations_list
+    )
+    loc_set = locations_sub.add_parser("set", help="Add or replace a named location")
+    loc_set.add_argument("name")
+    loc_set.add_argument("ranges", nargs="+", metavar="CIDR")
+    loc_set.add_argument("--trusted", action="store_true", help="one of our own networks")
+    loc_set.set_defaults(handler=cmd_locations_set)
+    loc_remove = locations_sub.add_parser("remove", help="Remove a named location")
+    loc_remove.add_argument("name")
+    loc_remove.set_defaults(handler=cmd_locations_remove)
+
+    policies_cmd = add("policies", _needs_action, "Conditional-access policies as files.")
+    policies_sub = _actions(policies_cmd)
+    export = policies_sub.add_parser(
+        "export", help="Write every policy to FILE (.yaml/.yml or .toml)"
+    )
+    export.add_argument("file", metavar="FILE")
+    export.set_defaults(handler=cmd_policies_export)
+    import_ = policies_sub.add_parser(
+        "import",
+        help="Replace every policy with those in FILE (.yaml/.yml or .toml); all or nothing",
+    )
+    import_.add_argument("file", metavar="FILE")
+    import_.set_defaults(handler=cmd_policies_import)
+
+    what = add("whatif", cmd_whatif, "Show how the policies would decide a sign-in.")
+    what.add_argument("--user", required=True)
+    what.add_argument("--ip", required=True)
+    what.add_argument(
+        "--device", default="personal", metavar="SHA256HEX|personal", help="default: personal"
+    )
+    what.add_argument("--app", default="")
+    what.add_argument("--action", choices=["signin", "register"], default="signin")
+    what.add_argument("--client-type", choices=["browser", "modern", "legacy"], default="browser")
+    what.add_argument("--json", action="store_true", help="print the decision and trace as JSON")
+
+    tokens_cmd = add("tokens", _needs_action, "Admin API tokens.")
+    tokens_sub = _actions(tokens_cmd)
+    token_create = tokens_sub.add_parser("create", help="Create an admin API token for USER")
+    token_create.add_argument("user")
+    token_create.add_argument("--name", default="cli", help="a label for the token")
+    token_create.set_defaults(handler=cmd_tokens_create)
+
+    audit_cmd = add("audit", _needs_action, "The audit trail.")
+    audit_sub = _actions(audit_cmd)
+    audit_sub.add_parser("verify", help="Check the audit trail's hash chain").set_defaults(
+        handler=cmd_audit_verify
+    )
+
+    signins = add("signins", _needs_action, "Read the sign-in log.")
+    signins_sub = _actions(signins)
     tail = signins_sub.add_parser("tail", help="Print the most recent sign-ins, oldest first")
     tail.add_argument("-n", type=_positive, default=20, help="how many (default 20)")
     tail.set_defaults(handler=cmd_signins_tail)

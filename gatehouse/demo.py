@@ -12,6 +12,8 @@ from gatehouse import config as gatehouse_config
 ORGANISATION = "Riverside Health (demo)"
 HELPDESK = "the Riverside IT helpdesk, extension 4357 (demo)"
 TRUST_SITES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "::1/128"]
+# A trust computer: send this as X-Client-Cert-SHA256 from loopback (a trusted proxy).
+WARD_PC = "7d0c5b1e8a4f3c2b9e6d1a0f5c8b7e4d3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d"
 # username, display name, department, groups, password, admin
 USERS = [
     ("alice", "Alice Adeyemi", "Clinical", ["Clinical staff"], "riverside-alice", False),
@@ -57,7 +59,11 @@ def seed() -> None:
     from django.contrib.auth.models import Group
     from django.db import transaction
 
-    from gatehouse.access.models import NamedLocation
+    from dataclasses import replace
+
+    from gatehouse.access import policies
+    from gatehouse.access.models import ManagedDevice, NamedLocation
+    from gatehouse.access.policyfile import default_policies
     from gatehouse.directory.models import User
 
     with transaction.atomic():
@@ -73,6 +79,11 @@ def seed() -> None:
             user.set_password(password)
             user.save()
             user.groups.set([Group.objects.get_or_create(name=g)[0] for g in groups])
+        ManagedDevice.objects.update_or_create(
+            fingerprint=WARD_PC, defaults={"name": "Ward 7 PC", "compliant": True}
+        )
+        # The mission's rule: a password alone only on a trust computer at a trust site.
+        policies.replace_all([replace(p, state="on") for p in default_policies()], actor="demo")
 
 
 def banner(url: str, config_path: Path) -> str:
@@ -84,7 +95,8 @@ def banner(url: str, config_path: Path) -> str:
         *(f"    {u} / {p}" for u, _, _, _, p, _ in USERS),
         "  Point every other gatehouse command at this demo by exporting:",
         f"GATEHOUSE_CONFIG={config_path}",
-        "  Simulate signing in from home: curl -H 'X-Forwarded-For: 203.0.113.7' ...",
+        "  Simulate home: -H 'X-Forwarded-For: 203.0.113.7'; a trust computer (Ward 7 PC):",
+        f"    -H 'X-Client-Cert-SHA256: {WARD_PC}'",
         "  Stop with Ctrl-C (the demo data folder is then deleted).",
         "",
     ]

@@ -1,11 +1,14 @@
-"""Named locations (CIDR ranges, some trusted); devices and policies join them later."""
+"""Conditional-access data: named locations, managed devices and policies."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
 class NamedLocation(models.Model):
+    """CIDR ranges with a name; a trusted location is one of the organisation's own networks."""
+
     name = models.CharField(max_length=200, unique=True)
     trusted = models.BooleanField(default=False)
     ranges = models.JSONField(default=list)
@@ -16,3 +19,35 @@ class NamedLocation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ManagedDevice(models.Model):
+    """One of the organisation's computers, known by its client certificate's SHA-256."""
+
+    fingerprint = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    compliant = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccessPolicy(models.Model):
+    """A conditional-access policy. `document` is the dict of gatehouse.access.policyfile, the one
+    representation shared with policy files and the admin API."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    position = models.PositiveIntegerField(default=0)
+    document = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]

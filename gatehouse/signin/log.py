@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.utils import timezone
 
+from gatehouse.access.devices import DeviceClass
 from gatehouse.access.locator import Whereabouts
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SignInEvent
@@ -22,19 +23,12 @@ REASONS = {
     "account_disabled": "The password was right but the account is disabled.",
     "account_locked": "Too many wrong passwords for this account; locked for a while.",
     "source_throttled": "Too many wrong passwords from this address; slowed down.",
+    "policy_block": "A conditional-access policy blocks this sign-in.",
+    "managed_device_required": "A policy requires one of the organisation's computers.",
+    "registration_required": "A second factor is required and the user must register one now.",
+    "mfa_registration_required": "A second factor is required, none is registered, and "
+    "registering is not possible from here.",
 }
-
-
-def device_summary(client: ClientContext) -> dict:
-    """How the device was classified (the managed-device registry refines 'personal')."""
-    if client.device_fingerprint is None:
-        return {"kind": "personal", "why": "no_certificate", "user_agent": client.user_agent}
-    return {
-        "kind": "personal",
-        "why": "unknown_certificate",
-        "fingerprint": client.device_fingerprint,
-        "user_agent": client.user_agent,
-    }
 
 
 def record(
@@ -43,6 +37,7 @@ def record(
     user,
     client: ClientContext,
     where: Whereabouts,
+    device: DeviceClass,
     result: str,
     reason: str,
     app: str = "",
@@ -63,7 +58,7 @@ def record(
             ip=client.ip,
             locations=sorted(where.locations),
             trusted=where.trusted,
-            device=device_summary(client),
+            device={**device.to_dict(), "user_agent": client.user_agent},
             user_agent=client.user_agent,
             result=result,
             reason=reason,

@@ -38,9 +38,11 @@ def create(
     client: ClientContext,
     amr: list[str],
     persistent: bool = True,
+    max_lifetime: int | None = None,
     replaces: SSOSession | None = None,
 ) -> NewSession:
-    """A new session with a new id; the one it replaces (if any) ends, so ids rotate at sign-in."""
+    """A new session with a new id; the one it replaces (if any) ends, so ids rotate at sign-in.
+    `max_lifetime` (a policy's sign-in frequency, seconds) shortens the absolute lifetime."""
     if replaces is not None:
         end(replaces, "replaced")
     now = timezone.now()
@@ -52,7 +54,7 @@ def create(
         created_at=now,
         auth_time=now,
         last_seen=now,
-        expires_at=now + lifetime(),
+        expires_at=now + min(lifetime(), timedelta(seconds=max_lifetime or 10**9)),
         ip=client.ip,
         user_agent=client.user_agent,
         amr=amr,
@@ -112,12 +114,16 @@ def set_cookie(response: HttpResponse, new: NewSession) -> None:
     response.set_cookie(
         COOKIE,
         new.token,
-        max_age=int(lifetime().total_seconds()) if new.session.persistent else None,
+        max_age=_seconds_left(new.session) if new.session.persistent else None,
         secure=settings.SECURE_COOKIES,
         httponly=True,
         samesite="Lax",
         path="/",
     )
+
+
+def _seconds_left(session: SSOSession) -> int:
+    return max(0, int((session.expires_at - timezone.now()).total_seconds()))
 
 
 def clear_cookie(response: HttpResponse) -> None:

@@ -1,0 +1,234 @@
+"""The admin API under /api/v1/admin: locations, devices, policies, What-If and the audit trail.
+Bearer-token authentication (`gatehouse tokens create`), administrators only; every change is
+audited with its actor, before and after."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Body, Router, Schema, Status
+from ninja.security import HttpBearer
+
+from gatehouse.access import devices, locations, policies, policyfile, whatif
+from gatehouse.access.models import ManagedDevice, NamedLocation
+from gatehouse.audit.models import AuditEvent
+from gatehouse.console import tokens
+
+
+class AdminToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        return tokens.authenticate(token)
+
+
+router = Router(tags=["admin"], auth=AdminToken())
+
+
+class ErrorOut(Schema):
+    error: str
+    message: str
+
+
+class LocationIn(Schema):
+    name: str
+    trusted: bool = False
+    ranges: list[str]
+
+
+class LocationOut(LocationIn):
+    id: int
+
+
+class DeviceIn(Schema):
+    fingerprint: str
+    name: str
+    owner: str | None = None
+    compliant: bool = True
+
+
+class DeviceOut(DeviceIn):
+    id: int
+
+
+class WhatIfIn(Schema):
+    user: str
+    ip: str
+    device: str = "personal"
+    app: str = ""
+    action: Literal["signin", "register"] = "signin"
+    client_type: Literal["browser", "modern", "legacy"] = "browser"
+
+
+class AuditOut(Schema):
+    id: int
+    time: Any
+    actor: str
+    action: str
+    target: str
+    details: dict
+    hash: str
+
+
+def _actor(request: HttpRequest) -> str:
+    return f"api:{request.auth.username}"
+
+
+def _invalid(exc: Exception) -> Status:
+    return Status(400, {"error": "invalid", "message": str(exc)})
+
+
+# --- named locations ----------------------------------------------------------------------
+
+
+@router.get("/locations", response=list[LocationOut], summary="Named locations")
+def list_locations(request: HttpRequest):
+    return [locations.as_dict(loc) for loc in NamedLocation.objects.all()]
+
+
+@router.post("/locations", response={201: LocationOut, 400: ErrorOut}, summary="Add a location")
+def create_location(request: HttpRequest, body: LocationIn):
+    try:
+        location = locations.save(_actor(request), body.name, body.ranges, body.trusted)
+    except locations.LocationError as exc:
+        return _invalid(exc)
+    return Status(201, locations.as_dict(location))
+
+
+@router.get("/locations/{location_id}", response=LocationOut, summary="One location")
+def get_location(request: HttpRequest, location_id: int):
+    return locations.as_dict(get_object_or_404(NamedLocation, id=location_id))
+
+
+@router.put(
+    "/locations/{location_id}", response={200: LocationOut, 400: ErrorOut}, summary="Replace"
+)
+def update_location(request: HttpRequest, location_id: int, body: LocationIn):
+    get_object_or_404(NamedLocation, id=location_id)
+    try:
+        location = locations.save(
+            _actor(request), body.name, body.ranges, body.trusted, location_id=location_id
+        )
+    except locations.LocationError as exc:
+        return _invalid(exc)
+    return Status(200, locations.as_dict(location))
+
+
+@router.delete("/locations/{location_id}", response={204: None}, summary="Remove a location")
+def delete_location(request: HttpRequest, location_id: int):
+    locations.delete(_actor(request), get_object_or_404(NamedLocation, id=location_id))
+    return Status(204, None)
+
+
+# --- managed devices ----------------------------------------------------------------------
+
+
+@router.get("/devices", response=list[DeviceOut], summary="Managed devices")
+def list_devices(request: HttpRequest):
+    return [devices.as_dict(d) for d in ManagedDevice.objects.select_related("owner")]
+
+
+@router.post("/devices", response={201: DeviceOut, 400: ErrorOut}, summary="Register a device")
+def create_device(request: HttpRequest, body: DeviceIn):
+    try:
+        device = devices.save(
+            _actor(request), body.fingerprint, body.name, body.owner, body.compliant
+        )
+    except devices.DeviceError as exc:
+        return _invalid(exc)
+    return Status(201, devices.as_dict(device))
+
+
+@router.get("/devices/{device_id}", response=DeviceOut, summary="One device")
+def get_device(request: HttpRequest, device_id: int):
+    return devices.as_dict(get_object_or_404(ManagedDevice, id=device_id))
+
+
+@router.put("/devices/{device_id}", response={200: DeviceOut, 400: ErrorOut}, summary="Replace")
+def update_device(request: HttpRequest, device_id: int, body: DeviceIn):
+    get_object_or_404(ManagedDevice, id=device_id)
+    try:
+        device = devices.save(
+            _actor(request), body.fingerprint, body.name, body.owner, body.compliant, device_id
+        )
+    except devices.DeviceError as exc:
+        return _invalid(exc)
+    return Status(200, devices.as_dict(device))
+
+
+@router.delete("/devices/{device_id}", response={204: None}, summary="Remove a device")
+def delete_device(request: HttpRequest, device_id: int):
+    devices.delete(_actor(request), get_object_or_404(ManagedDevice, id=device_id))
+    return Status(204, None)
+
+
+# --- policies -----------------------------------------------------------------------------
+
+POLICY_BODY = Body(..., description="A policy as documented in docs/policies.md")
+
+
+@router.get("/policies", response=list[dict], summary="Policies, in order")
+def list_policies(request: HttpRequest):
+    return [policyfile.policy_to_dict(p) for p in policies.stored()]
+
+
+@router.post("/policies", response={201: dict, 400: ErrorOut, 409: ErrorOut}, summary="Add")
+def create_policy(request: HttpRequest, document: dict[str, Any] = POLICY_BODY):
+    try:
+        policy = policyfile.policy_from_dict(document)
+    except policyfile.PolicyFileError as exc:
+        return _invalid(exc)
+    if policies.exists(policy.id):
+        return Status(409, {"error": "exists", "message": f"policy '{policy.id}' exists"})
+    policies.save(policy, _actor(request))
+    return Status(201, policyfile.policy_to_dict(policy))
+
+
+@router.get("/policies/{policy_id}", response={200: dict, 404: ErrorOut}, summary="One policy")
+def get_policy(request: HttpRequest, policy_id: str):
+    try:
+        return Status(200, policyfile.policy_to_dict(policies.get(policy_id)))
+    except policies.PolicyNotFound:
+        return Status(404, {"error": "not_found", "message": f"no policy '{policy_id}'"})
+
+
+@router.put(
+    "/policies/{policy_id}", response={200: dict, 400: ErrorOut, 404: ErrorOut}, summary="Replace"
+)
+def update_policy(request: HttpRequest, policy_id: str, document: dict[str, Any] = POLICY_BODY):
+    if not policies.exists(policy_id):
+        return Status(404, {"error": "not_found", "message": f"no policy '{policy_id}'"})
+    try:
+        policy = policyfile.policy_from_dict({**document, "id": policy_id})
+    except policyfile.PolicyFileError as exc:
+        return _invalid(exc)
+    policies.save(policy, _actor(request))
+    return Status(200, policyfile.policy_to_dict(policy))
+
+
+@router.delete("/policies/{policy_id}", response={204: None, 404: ErrorOut}, summary="Remove")
+def delete_policy(request: HttpRequest, policy_id: str):
+    try:
+        policies.delete(policy_id, _actor(request))
+    except policies.PolicyNotFound:
+        return Status(404, {"error": "not_found", "message": f"no policy '{policy_id}'"})
+    return Status(204, None)
+
+
+# --- What-If and audit --------------------------------------------------------------------
+
+
+@router.post("/whatif", response={200: dict, 400: ErrorOut}, summary="How would a sign-in go?")
+def what_if(request: HttpRequest, body: WhatIfIn):
+    try:
+        assessment = whatif.what_if(
+            body.user, body.ip, body.device, body.app, body.action, body.client_type
+        )
+    except whatif.WhatIfError as exc:
+        return _invalid(exc)
+    return Status(200, whatif.as_dict(assessment))
+
+
+@router.get("/audit", response=list[AuditOut], summary="The newest audit events")
+def audit_events(request: HttpRequest, limit: int = 100):
+    return list(AuditEvent.objects.order_by("-id")[: max(1, min(limit, 1000))])
