@@ -56,10 +56,10 @@ def write_config(folder: Path, host: str, port: int) -> Path:
 
 def seed() -> None:
     """Create (or reset) the demo organisation; running it twice changes nothing."""
+    from dataclasses import replace
+
     from django.contrib.auth.models import Group
     from django.db import transaction
-
-    from dataclasses import replace
 
     from gatehouse.access import policies
     from gatehouse.access.models import ManagedDevice, NamedLocation
