@@ -23,10 +23,18 @@ class SessionCookie(APIKeyCookie):
         super().__init__(csrf=False)
 
     def authenticate(self, request: HttpRequest, key: str | None):
-        return request.user if getattr(request, "sso", None) else None
+        return request.user if request.user.is_authenticated else None
+
+
+class RegistrationCookie(SessionCookie):
+    """Also accepts a session that may only register security info (DESIGN §4)."""
+
+    def authenticate(self, request: HttpRequest, key: str | None):
+        return request.sso.user if request.sso else None
 
 
 session_auth = SessionCookie()
+registration_auth = RegistrationCookie()
 
 api = NinjaAPI(
     title="Gatehouse",
@@ -55,12 +63,16 @@ def require_json(get_response):
 
 def register_routers() -> None:
     from gatehouse.console.api import router as admin_router
+    from gatehouse.enrollment.api import router as campaign_router
+    from gatehouse.enrollment.portal_api import router as portal_router
     from gatehouse.signin.api import me_router
     from gatehouse.signin.api import router as signin_router
 
     api.add_router("", signin_router)
     api.add_router("/me", me_router)
+    api.add_router("/me", portal_router)
     api.add_router("/admin", admin_router)
+    api.add_router("/admin/campaign", campaign_router)
 
 
 register_routers()

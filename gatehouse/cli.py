@@ -9,6 +9,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from gatehouse import config as gatehouse_config
@@ -299,6 +300,72 @@ def cmd_tokens_create(args: argparse.Namespace) -> None:
     print(token)
 
 
+def _user(username: str):
+    from gatehouse.directory.importer import normalise_username
+    from gatehouse.directory.models import User
+
+    user = User.objects.filter(username=normalise_username(username)).first()
+    if user is None:
+        raise CommandError(f"no user '{username}'")
+    return user
+
+
+def _lifetime(text: str) -> int:
+    try:
+        return gatehouse_config.parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{text}': {exc}") from None
+
+
+def cmd_tap_issue(args: argparse.Namespace) -> None:
+    _setup()
+    from datetime import timedelta
+
+    from gatehouse.methods import tap
+
+    user = _user(args.user)
+    try:
+        issued = tap.issue(
+            user, _actor(), lifetime=timedelta(seconds=args.lifetime), one_time=args.one_time
+        )
+    except tap.PassError as exc:
+        raise CommandError(str(exc)) from None
+    use = "once" if issued.one_time else "any number of times"
+    until = f"{issued.expires_at:%Y-%m-%d %H:%M} UTC"
+    print(f"Temporary Access Pass for {user.username}, valid until {until}, {use}:")
+    print(issued.code)
+
+
+def cmd_tap_revoke(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.methods import tap
+
+    user = _user(args.user)
+    if not tap.revoke(user, _actor()):
+        raise CommandError(f"'{user.username}' has no Temporary Access Pass")
+    print(f"revoked the Temporary Access Pass of {user.username}")
+
+
+def cmd_users_unlock(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.audit import trail
+    from gatehouse.signin.throttle_store import throttle
+
+    user = _user(args.user)
+    throttle().unlock(user.username)
+    trail.record(_actor(), "user.unlock", f"user:{user.username}")
+    print(f"unlocked {user.username}")
+
+
+def cmd_secrets_rotate(args: argparse.Namespace) -> None:
+    config = _setup()
+    from gatehouse.keyrotation import rotate
+
+    count = rotate(config.path("secrets.key_file"), _actor())
+    print(f"new secret key in {config.path('secrets.key_file')}; {count} secrets re-encrypted")
+    print("restart every Gatehouse instance now so that all of them use it")
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> None:
     _setup()
     from gatehouse.audit import trail
@@ -307,6 +374,76 @@ def cmd_audit_verify(args: argparse.Namespace) -> None:
     if broken is not None:
         raise CommandError(f"the audit trail is broken at event {broken}")
     print("audit trail intact")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_campaign(args: argparse.Namespace) -> None:
+    options = {
+        name: getattr(args, name)
+        for name in ("snooze_days", "snoozes", "groups", "exclude")
+        if getattr(args, name) is not None
+    }
+    if args.end and (args.deadline or options):
+        raise CommandError("--end takes no other options")
+    if options and not args.deadline:
+        raise CommandError("--snooze-days, --snoozes, --groups and --exclude need --deadline")
+    _setup()
+    from gatehouse.enrollment import campaign as campaigns
+
+    if args.end:
+        if campaigns.end_campaign(_actor()) is None:
+            raise CommandError("no registration campaign is running")
+        print("ended the registration campaign")
+        return
+    if args.deadline is None:
+        running = campaigns.current()
+        print(campaigns.describe(running) if running else "no registration campaign is running")
+        return
+    try:
+        running = campaigns.start_campaign(args.deadline, actor=_actor(), **options)
+    except campaigns.CampaignError as exc:
+        raise CommandError(str(exc)) from None
+    print(campaigns.describe(running))
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse import jobs
+
+    unknown = sorted(set(args.jobs) - set(jobs.names()))
+    if unknown:
+        raise CommandError(f"no job {', '.join(unknown)}; jobs: {', '.join(jobs.names())}")
+    results = jobs.run(args.jobs)
+    for result in results:
+        print(f"{result.name}: {result.summary}")
+    failed = [result.name for result in results if not result.ok]
+    if failed:
+        raise CommandError(f"not all done: {', '.join(failed)} (see above); run again later")
+
+
+def cmd_jobs_worker(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse import jobs
+
+    print(f"running jobs every {args.every} minutes (see the log); Ctrl-C stops", flush=True)
+    jobs.worker(args.every)
+
+
+def cmd_report_registration(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.enrollment import report
+
+    rows = report.registration_report()
+    if args.csv:
+        sys.stdout.write(report.as_csv(rows))
+    else:
+        print(report.as_text(rows))
 
 
 # --- wiring --------------------------------------------------------------------------------
@@ -401,6 +538,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     users_import.add_argument("file", metavar="FILE.csv")
     users_import.set_defaults(handler=cmd_users_import)
+    unlock = users_sub.add_parser(
+        "unlock", help="Lift a user's password and second-factor lockouts"
+    )
+    unlock.add_argument("user")
+    unlock.set_defaults(handler=cmd_users_unlock)
+
+    tap_cmd = add("tap", _needs_action, "Temporary Access Passes (helpdesk).")
+    tap_sub = _actions(tap_cmd)
+    tap_issue = tap_sub.add_parser(
+        "issue",
+        help="Issue a pass to USER (replacing any other); the pass alone is on the last line",
+    )
+    tap_issue.add_argument("user")
+    tap_issue.add_argument(
+        "--lifetime", type=_lifetime, default=3600, help="10m to 30d, e.g. 30m, 1h, 2d (default 1h)"
+    )
+    tap_issue.add_argument("--one-time", action="store_true", help="valid for one sign-in only")
+    tap_issue.set_defaults(handler=cmd_tap_issue)
+    tap_revoke = tap_sub.add_parser("revoke", help="Revoke USER's pass")
+    tap_revoke.add_argument("user")
+    tap_revoke.set_defaults(handler=cmd_tap_revoke)
+
+    secrets_cmd = add("secrets", _needs_action, "The secret key.")
+    secrets_sub = _actions(secrets_cmd)
+    secrets_sub.add_parser(
+        "rotate", help="Put a new key first in secrets.key_file and re-encrypt every secret"
+    ).set_defaults(handler=cmd_secrets_rotate)
 
     devices_cmd = add("devices", _needs_action, "The managed-device registry.")
     devices_sub = _actions(devices_cmd)
@@ -476,6 +640,54 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("verify", help="Check the audit trail's hash chain").set_defaults(
         handler=cmd_audit_verify
     )
+
+    campaign_cmd = add(
+        "campaign",
+        cmd_campaign,
+        "Show, start, replace or end the registration campaign (docs/registration.md).",
+    )
+    campaign_cmd.add_argument(
+        "--deadline",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="first day registration is required; starts a campaign or replaces the running "
+        "one's settings (options left out take their defaults)",
+    )
+    campaign_cmd.add_argument(
+        "--snooze-days", type=int, metavar="N", help="how long a snooze lasts, 0-14 (default 1)"
+    )
+    campaign_cmd.add_argument(
+        "--snoozes", type=int, metavar="N", help="snoozes allowed per user (default 3)"
+    )
+    campaign_cmd.add_argument(
+        "--groups", nargs="+", metavar="GROUP", help="only users in these groups (default: all)"
+    )
+    campaign_cmd.add_argument(
+        "--exclude", nargs="+", metavar="GROUP", help="never users in these groups"
+    )
+    campaign_cmd.add_argument("--end", action="store_true", help="end the running campaign")
+
+    jobs_cmd = add("jobs", _needs_action, "Scheduled jobs (registration reminders).")
+    jobs_sub = _actions(jobs_cmd)
+    jobs_run = jobs_sub.add_parser(
+        "run", help="Run every job (or those named) once; safe to repeat, e.g. from cron"
+    )
+    jobs_run.add_argument("jobs", nargs="*", metavar="JOB", help="e.g. registration-reminders")
+    jobs_run.set_defaults(handler=cmd_jobs_run)
+    jobs_worker = jobs_sub.add_parser("worker", help="Run every job now and every N minutes")
+    jobs_worker.add_argument(
+        "--every", type=_positive, default=15, metavar="N", help="minutes (default 15)"
+    )
+    jobs_worker.set_defaults(handler=cmd_jobs_worker)
+
+    report_cmd = add("report", _needs_action, "Reports.")
+    report_sub = _actions(report_cmd)
+    report_registration = report_sub.add_parser(
+        "registration",
+        help="Registered and not registered users by group and department, with methods in use",
+    )
+    report_registration.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    report_registration.set_defaults(handler=cmd_report_registration)
 
     signins = add("signins", _needs_action, "Read the sign-in log.")
     signins_sub = _actions(signins)

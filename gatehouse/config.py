@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -149,6 +150,17 @@ def _cache_url(value: Any) -> str:
     return text
 
 
+def _email_address(value: Any) -> str:
+    text = _text(value).strip()
+    address = parseaddr(text)[1]
+    if "@" not in address or any(c.isspace() for c in address):
+        raise ValueError(
+            "expected an email address such as gatehouse@example.org or "
+            '"Gatehouse <gatehouse@example.org>"'
+        )
+    return text
+
+
 def _choice(*options: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if value not in options:
@@ -257,6 +269,26 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "source_window": Key(_duration(1, 86400), "15m", "Window for source_failures."),
     },
+    "email": {
+        "host": Key(_text, "localhost", "SMTP server that Gatehouse sends its emails through."),
+        "port": Key(_integer(1, 65535), 25, "SMTP port (587 for STARTTLS, 465 for TLS)."),
+        "username": Key(_text, "", "SMTP user name; empty: send without logging in."),
+        "password": Key(
+            _text,
+            "",
+            "SMTP password. Prefer the environment variable to keeping it in this file.",
+        ),
+        "use_tls": Key(_boolean, False, "Upgrade the connection with STARTTLS (usually port 587)."),
+        "use_ssl": Key(
+            _boolean, False, "Connect with TLS from the start (usually port 465); not with use_tls."
+        ),
+        "from_address": Key(
+            _email_address,
+            "gatehouse@localhost",
+            'Sender of every email, e.g. "Riverside IT <it@riverside.example>".',
+        ),
+        "timeout": Key(_integer(1, 300), 10, "Seconds to wait for the SMTP server."),
+    },
     "log": {
         "level": Key(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level."),
     },
@@ -283,8 +315,13 @@ class Config:
         return (self.base_dir / str(self[dotted])).resolve()
 
     @property
+    def secret_keys(self) -> list[str]:
+        """Current key first, then older keys still accepted (`gatehouse secrets rotate`)."""
+        return read_secret_keys(self.path("secrets.key_file"))
+
+    @property
     def secret_key(self) -> str:
-        return read_secret_key(self.path("secrets.key_file"))
+        return self.secret_keys[0]
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -294,20 +331,27 @@ class Config:
         return (self.base_dir / url[len("sqlite:///") :]).resolve()
 
 
-def read_secret_key(path: Path) -> str:
+def read_secret_keys(path: Path) -> list[str]:
+    """One key per line, current first; blank lines and #-comments are ignored."""
     try:
-        key = path.read_text().strip()
+        text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(
             f"secrets.key_file: '{path}' does not exist; run `gatehouse init` to create one"
         ) from None
     except OSError as exc:
         raise ConfigError(f"secrets.key_file: '{path}' cannot be read ({exc.strerror})") from None
-    if len(key) < 32:
-        raise ConfigError(
-            f"secrets.key_file: '{path}' holds a key of {len(key)} characters; at least 32 needed"
-        )
-    return key
+    keys = [line.strip() for line in text.splitlines()]
+    keys = [key for key in keys if key and not key.startswith("#")]
+    if not keys:
+        raise ConfigError(f"secrets.key_file: '{path}' holds no key")
+    for number, key in enumerate(keys, start=1):
+        if len(key) < 32:
+            raise ConfigError(
+                f"secrets.key_file: '{path}' key {number} has {len(key)} characters; "
+                "at least 32 needed"
+            )
+    return keys
 
 
 def load(
@@ -357,6 +401,11 @@ def load(
                 raise ConfigError(f"{origin}: {value!r} is not valid: {exc}") from None
     base_dir = source.parent if source else Path.cwd()
     config = Config(values=values, base_dir=base_dir, source=source)
+    if config["email.use_tls"] and config["email.use_ssl"]:
+        raise ConfigError(
+            "email.use_tls and email.use_ssl: choose one (STARTTLS, usually port 587, "
+            "or TLS, usually 465)"
+        )
     if config["session.idle_timeout"] > config["session.lifetime"]:
         raise ConfigError(
             "session.idle_timeout: must not be longer than session.lifetime "

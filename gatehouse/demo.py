@@ -12,6 +12,7 @@ from gatehouse import config as gatehouse_config
 ORGANISATION = "Riverside Health (demo)"
 HELPDESK = "the Riverside IT helpdesk, extension 4357 (demo)"
 TRUST_SITES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "::1/128"]
+CAMPAIGN_DAYS = 14
 # A trust computer: send this as X-Client-Cert-SHA256 from loopback (a trusted proxy).
 WARD_PC = "7d0c5b1e8a4f3c2b9e6d1a0f5c8b7e4d3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d"
 # username, display name, department, groups, password, admin
@@ -57,14 +58,17 @@ def write_config(folder: Path, host: str, port: int) -> Path:
 def seed() -> None:
     """Create (or reset) the demo organisation; running it twice changes nothing."""
     from dataclasses import replace
+    from datetime import timedelta
 
     from django.contrib.auth.models import Group
     from django.db import transaction
+    from django.utils import timezone
 
     from gatehouse.access import policies
     from gatehouse.access.models import ManagedDevice, NamedLocation
     from gatehouse.access.policyfile import default_policies
     from gatehouse.directory.models import User
+    from gatehouse.enrollment.campaign import start_campaign
 
     with transaction.atomic():
         NamedLocation.objects.update_or_create(
@@ -84,6 +88,7 @@ def seed() -> None:
         )
         # The mission's rule: a password alone only on a trust computer at a trust site.
         policies.replace_all([replace(p, state="on") for p in default_policies()], actor="demo")
+        start_campaign(timezone.localdate() + timedelta(days=CAMPAIGN_DAYS), actor="demo")
 
 
 def banner(url: str, config_path: Path) -> str:
@@ -97,6 +102,12 @@ def banner(url: str, config_path: Path) -> str:
         f"GATEHOUSE_CONFIG={config_path}",
         "  Simulate home: -H 'X-Forwarded-For: 203.0.113.7'; a trust computer (Ward 7 PC):",
         f"    -H 'X-Client-Cert-SHA256: {WARD_PC}'",
+        "  A registration campaign runs: staff must add an authenticator app within "
+        f"{CAMPAIGN_DAYS} days.",
+        "  To add one: sign in at the URL above (this machine is a trust site), choose",
+        "  'Set it up now', scan the QR code with Microsoft or Google Authenticator (or type",
+        "  the setup key) and enter the 6-digit code. Or go to /security-info once signed in.",
+        "  Helpdesk: gatehouse tap issue carol  (a Temporary Access Pass: for staff with no phone)",
         "  Stop with Ctrl-C (the demo data folder is then deleted).",
         "",
     ]

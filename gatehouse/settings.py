@@ -8,7 +8,9 @@ from urllib.parse import unquote, urlsplit
 from gatehouse import config as gatehouse_config
 
 CONFIG = gatehouse_config.load()
-SECRET_KEY = CONFIG.secret_key
+SECRET_KEYS = CONFIG.secret_keys
+SECRET_KEY = SECRET_KEYS[0]
+SECRET_KEY_FALLBACKS = SECRET_KEYS[1:]
 DEBUG = False
 
 _public = urlsplit(CONFIG["server.public_url"])
@@ -27,6 +29,8 @@ INSTALLED_APPS = [
     "gatehouse.directory",
     "gatehouse.access",
     "gatehouse.signin",
+    "gatehouse.methods",
+    "gatehouse.enrollment",
     "gatehouse.audit",
     "gatehouse.console",
 ]
@@ -98,6 +102,16 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = CONFIG["email.host"]
+EMAIL_PORT = CONFIG["email.port"]
+EMAIL_HOST_USER = CONFIG["email.username"]
+EMAIL_HOST_PASSWORD = CONFIG["email.password"]
+EMAIL_USE_TLS = CONFIG["email.use_tls"]
+EMAIL_USE_SSL = CONFIG["email.use_ssl"]
+EMAIL_TIMEOUT = CONFIG["email.timeout"]
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = CONFIG["email.from_address"]
 
 AUTH_USER_MODEL = "directory.User"
 PASSWORD_HASHERS = ["gatehouse.directory.hashers.ConfiguredArgon2PasswordHasher"]

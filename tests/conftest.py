@@ -7,6 +7,8 @@ import json
 import pytest
 from django.test import Client
 
+pytest_plugins = ["tests.mailbox"]
+
 TRUST_SITES = ["10.0.0.0/8", "127.0.0.0/8", "::1/128"]
 HOME = "203.0.113.7"
 OFFICE = "10.1.2.3"
@@ -70,3 +72,47 @@ def make_user(db):
 @pytest.fixture
 def alice(make_user):
     return make_user("alice", "correct horse", groups=["Clinical staff"], display_name="Alice A")
+
+
+def totp_code(secret: str, offset: int = 0) -> str:
+    """The code an authenticator app would show now (+offset steps)."""
+    import time
+
+    from gatehouse.methods import otp
+
+    return otp.code_at(secret, int(time.time() // 30) + offset)
+
+
+@pytest.fixture
+def with_totp(db):
+    """Give a user a confirmed authenticator app; returns its secret. Confirmed with the
+    previous step's code, so the current code is still unused for the test."""
+    from gatehouse.methods import registry
+    from gatehouse.methods.totp import TotpFactor
+
+    def enrol(user, name: str = "Phone") -> str:
+        enrolment = TotpFactor().begin_enrolment(user, name)
+        secret = enrolment.show["secret"]
+        assert registry.confirm(enrolment.method, totp_code(secret, -1))
+        return secret
+
+    return enrol
+
+
+@pytest.fixture
+def mfa_everywhere(db):
+    """One policy: every sign-in needs a second factor."""
+    from gatehouse.access import policies
+    from gatehouse.access.policyfile import policy_from_dict
+
+    policies.save(
+        policy_from_dict(
+            {
+                "id": "mfa-everywhere",
+                "state": "on",
+                "conditions": {"users": {"include": "all"}},
+                "grant": {"require": ["mfa"]},
+            }
+        ),
+        actor="test",
+    )

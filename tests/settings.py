@@ -16,3 +16,8 @@ os.environ.setdefault("GATEHOUSE_SERVER_TRUSTED_PROXIES", "127.0.0.0/8,::1/128")
 os.environ.setdefault("GATEHOUSE_DATABASE_URL", f"sqlite:///{_folder}/test.sqlite3")
 
 from gatehouse.settings import *  # noqa: E402,F403
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # A file, not Django's default shared-cache in-memory database: that one locks whole tables
+    # and ignores the busy timeout, unlike the SQLite Gatehouse runs on.
+    DATABASES["default"]["TEST"] = {"NAME": str(_folder / "test-db.sqlite3")}  # noqa: F405

@@ -4,6 +4,7 @@ audited with its actor, before and after."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.http import HttpRequest
@@ -13,8 +14,14 @@ from ninja.security import HttpBearer
 
 from gatehouse.access import devices, locations, policies, policyfile, whatif
 from gatehouse.access.models import ManagedDevice, NamedLocation
+from gatehouse.audit import trail
 from gatehouse.audit.models import AuditEvent
+from gatehouse.config import parse_duration
 from gatehouse.console import tokens
+from gatehouse.directory.importer import normalise_username
+from gatehouse.directory.models import User
+from gatehouse.methods import tap
+from gatehouse.signin.throttle_store import throttle
 
 
 class AdminToken(HttpBearer):
@@ -212,6 +219,65 @@ def delete_policy(request: HttpRequest, policy_id: str):
         policies.delete(policy_id, _actor(request))
     except policies.PolicyNotFound:
         return Status(404, {"error": "not_found", "message": f"no policy '{policy_id}'"})
+    return Status(204, None)
+
+
+# --- helpdesk: Temporary Access Passes and unlocking -----------------------------------
+
+
+class PassIn(Schema):
+    lifetime: str = "1h"
+    one_time: bool = False
+
+
+class PassOut(Schema):
+    user: str
+    code: str
+    expires_at: datetime
+    one_time: bool
+
+
+def _user_or_404(username: str) -> User:
+    return get_object_or_404(User, username=normalise_username(username))
+
+
+@router.post(
+    "/users/{username}/tap",
+    response={201: PassOut, 400: ErrorOut},
+    summary="Issue a Temporary Access Pass (replaces any other; shown only now)",
+)
+def issue_pass(request: HttpRequest, username: str, body: PassIn):
+    user = _user_or_404(username)
+    try:
+        lifetime = timedelta(seconds=parse_duration(body.lifetime))
+        issued = tap.issue(user, _actor(request), request.auth, lifetime, body.one_time)
+    except (ValueError, tap.PassError) as exc:
+        return _invalid(exc)
+    return Status(
+        201,
+        {
+            "user": user.username,
+            "code": issued.code,
+            "expires_at": issued.expires_at,
+            "one_time": issued.one_time,
+        },
+    )
+
+
+@router.delete(
+    "/users/{username}/tap", response={204: None, 404: ErrorOut}, summary="Revoke a pass"
+)
+def revoke_pass(request: HttpRequest, username: str):
+    if not tap.revoke(_user_or_404(username), _actor(request)):
+        return Status(404, {"error": "not_found", "message": "this user has no pass"})
+    return Status(204, None)
+
+
+@router.post("/users/{username}/unlock", response={204: None}, summary="Lift lockouts")
+def unlock_user(request: HttpRequest, username: str):
+    user = _user_or_404(username)
+    throttle().unlock(user.username)
+    trail.record(_actor(request), "user.unlock", f"user:{user.username}")
     return Status(204, None)
 
 

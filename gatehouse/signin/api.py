@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
@@ -10,7 +11,7 @@ from ninja import Router, Schema, Status
 from gatehouse.api import session_auth
 from gatehouse.signin import flow as signin_flow
 from gatehouse.signin import sessions
-from gatehouse.signin.models import SSOSession
+from gatehouse.signin.models import SignInFlow, SSOSession
 
 router = Router(tags=["sign-in"])
 me_router = Router(tags=["me"], auth=session_auth)
@@ -23,6 +24,14 @@ class SignInIn(Schema):
     return_to: str = ""
 
 
+class MethodOffer(Schema):
+    method: str
+    id: int | None
+    name: str
+    label: str
+    default: bool
+
+
 class FlowOut(Schema):
     flow: str
     status: str
@@ -30,6 +39,25 @@ class FlowOut(Schema):
     reason: str | None = None
     message: str | None = None
     return_to: str | None = None
+    methods: list[MethodOffer] | None = None
+    days_left: int | None = None
+    snoozes_left: int | None = None
+    register_url: str | None = None
+
+
+class VerifyIn(Schema):
+    method: str
+    code: str
+
+
+class NudgeIn(Schema):
+    action: str
+
+
+class CodeErrorOut(Schema):
+    error: str
+    message: str
+    attempts_left: int | None = None
 
 
 class ErrorOut(Schema):
@@ -69,16 +97,83 @@ def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
         ),
         current=request.sso,
     )
+    return _answer(outcome, response)
+
+
+ERRORS = {
+    "invalid_credentials": (401, "The username or password is incorrect."),
+    "invalid_code": (400, "That code is not right. Check it and try again."),
+    "unknown_method": (400, "Use one of the methods this sign-in offers."),
+    "factor_locked": (
+        403,
+        "Too many wrong codes: second-factor sign-in is locked. Contact the helpdesk.",
+    ),
+    "wrong_state": (409, "This sign-in is not waiting for that; fetch its state."),
+}
+UNKNOWN_FLOW = {"error": "unknown_flow", "message": "This sign-in has expired; start again."}
+
+
+def _answer(outcome: signin_flow.Outcome, response: HttpResponse) -> Status:
+    """One translation of a flow outcome into HTTP, for every sign-in endpoint."""
     if outcome.error == "throttled":
         response["Retry-After"] = str(outcome.retry_after)
         return Status(429, {"error": "throttled", "retry_after": outcome.retry_after})
     if outcome.error:
-        return Status(
-            401, {"error": outcome.error, "message": "The username or password is incorrect."}
-        )
+        status, message = ERRORS[outcome.error]
+        body = {"error": outcome.error, "message": message}
+        if outcome.attempts_left is not None:
+            body["attempts_left"] = outcome.attempts_left
+        return Status(status, body)
     if outcome.new_session:
         sessions.set_cookie(response, outcome.new_session)
     return Status(200, signin_flow.describe(outcome.flow))
+
+
+FLOW_STEP_RESPONSES = {
+    200: FlowOut,
+    400: CodeErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    429: ThrottledOut,
+}
+
+
+@router.post(
+    "/signin/{flow_id}/verify",
+    response=FLOW_STEP_RESPONSES,
+    summary="Prove a second factor: totp, recovery_code or tap",
+    exclude_none=True,
+)
+def signin_verify(request: HttpRequest, response: HttpResponse, flow_id: str, body: VerifyIn):
+    return _on_flow(
+        flow_id,
+        response,
+        lambda flow: signin_flow.verify(flow, body.method, body.code, request.sso),
+    )
+
+
+@router.post(
+    "/signin/{flow_id}/nudge",
+    response=FLOW_STEP_RESPONSES,
+    summary="At a registration nudge: register now, or snooze",
+    exclude_none=True,
+)
+def signin_nudge(request: HttpRequest, response: HttpResponse, flow_id: str, body: NudgeIn):
+    return _on_flow(
+        flow_id, response, lambda flow: signin_flow.nudge(flow, body.action, request.sso)
+    )
+
+
+def _on_flow(
+    flow_id: str,
+    response: HttpResponse,
+    step: Callable[[SignInFlow], signin_flow.Outcome],
+) -> Status:
+    flow = signin_flow.get(flow_id)
+    if flow is None:
+        return Status(404, UNKNOWN_FLOW)
+    return _answer(step(flow), response)
 
 
 @router.get(
@@ -90,9 +185,7 @@ def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
 def signin_state(request: HttpRequest, flow_id: str):
     flow = signin_flow.get(flow_id)
     if flow is None:
-        return Status(
-            404, {"error": "unknown_flow", "message": "This sign-in has expired; start again."}
-        )
+        return Status(404, UNKNOWN_FLOW)
     return Status(200, signin_flow.describe(flow))
 
 

@@ -1,4 +1,5 @@
-"""The sign-in flow state machine: password → conditional access → outcome, each attempt logged.
+"""The sign-in flow state machine: password → conditional access → second factor, registration
+nudge or block → SSO session. One sign-in-log event per flow, updated as it goes.
 
 States (DESIGN §4): `authenticated`, `mfa_required`, `registration_nudge`,
 `registration_required`, `blocked`. A flow lives ten minutes under an unguessable id."""
@@ -11,14 +12,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 
 from gatehouse import crypto
 from gatehouse.access import devices
 from gatehouse.access.decisions import Assessment, assess
-from gatehouse.access.engine import Decision
 from gatehouse.access.locator import locator
 from gatehouse.directory.importer import normalise_username
+from gatehouse.enrollment import campaign, notices
+from gatehouse.methods import registry
 from gatehouse.signin import log, sessions
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SignInFlow, SSOSession
@@ -26,6 +29,8 @@ from gatehouse.signin.returnto import safe_return_to
 from gatehouse.signin.throttle_store import throttle
 
 FLOW_LIFETIME = timedelta(minutes=10)
+# A session that may only register security info (after a nudge or a registration interrupt).
+REGISTRATION_SESSION = 30 * 60
 AUTHENTICATED, MFA_REQUIRED, BLOCKED = "authenticated", "mfa_required", "blocked"
 REGISTRATION_NUDGE, REGISTRATION_REQUIRED = "registration_nudge", "registration_required"
 STATUSES = (AUTHENTICATED, MFA_REQUIRED, REGISTRATION_NUDGE, REGISTRATION_REQUIRED, BLOCKED)
@@ -45,10 +50,14 @@ class Attempt:
 
 @dataclass
 class Outcome:
-    """What the caller shows: an error (`invalid_credentials`, `throttled`) or a flow state."""
+    """What the caller shows: an error or the flow's new state (and a session to set).
+
+    Errors: `invalid_credentials`, `throttled` (+retry_after), `invalid_code` (+attempts_left),
+    `factor_locked`, `unknown_method`, `wrong_state`."""
 
     error: str | None = None
     retry_after: int | None = None
+    attempts_left: int | None = None
     flow: SignInFlow | None = None
     new_session: sessions.NewSession | None = field(default=None, repr=False)
 
@@ -89,68 +98,108 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
         return Outcome(error="invalid_credentials")
     throttle().success(username, where.trusted)
     flow = _new_flow(user, attempt)
-    steps = [{"method": "password", "result": "success"}]
+    event = log.record(
+        user=user,
+        result=log.INTERRUPTED,
+        reason="mfa_required",
+        methods=flow.data["steps"],
+        flow_id=flow.id,
+        **logged,
+    )
+    flow.data["event"] = event.id
     if not user.is_active:
         helpdesk = settings.CONFIG["organisation.helpdesk"]
-        _finish(flow, BLOCKED, "account_disabled", f"Your account is disabled. Contact {helpdesk}.")
-        log.record(
-            user=user,
-            result=log.FAILURE,
-            reason="account_disabled",
-            methods=steps,
-            flow_id=flow.id,
-            **logged,
+        return _finish(
+            flow, BLOCKED, "account_disabled", f"Your account is disabled. Contact {helpdesk}."
         )
-        return Outcome(flow=flow)
-    assessment = assess(user, client.ip, device, attempt.app, "signin", attempt.client_type)
-    status, reason, message = _outcome(assessment)
-    logged.update(
-        user=user,
-        methods=steps,
-        flow_id=flow.id,
-        policies=[entry.to_dict() for entry in assessment.decision.trace],
-        requirement="single_factor" if assessment.decision.allowed else "multi_factor",
+    return _decide(flow, current)
+
+
+def verify(flow: SignInFlow, method: str, code: str, current: SSOSession | None = None) -> Outcome:
+    """The second-factor step: `method` is a verify name (totp, recovery_code, tap)."""
+    if flow.status != MFA_REQUIRED:
+        return Outcome(error="wrong_state", flow=flow)
+    kind = registry.VERIFY_NAMES.get(method)
+    if kind is None:
+        return Outcome(error="unknown_method", flow=flow)
+    user, now = flow.user, time.time()
+    wait = throttle().factor_wait(user.username, now)
+    if wait is not None:
+        reason, seconds = wait
+        if reason == "factor_locked":
+            _step(flow, method, "locked")
+            return Outcome(error="factor_locked", flow=flow)
+        return Outcome(error="throttled", retry_after=seconds, flow=flow)
+    verified = registry.factor(kind).verify(user, code)
+    if verified is None:
+        left = throttle().factor_failure(user.username, now)
+        _step(flow, method, "failure")
+        return Outcome(error="invalid_code", attempts_left=left, flow=flow)
+    throttle().factor_success(user.username)
+    if verified.method is not None and kind == "recovery_codes":
+        remaining = registry.describe(verified.method)["remaining"]
+        notices.recovery_code_used(user, remaining)
+    flow.data["satisfied"] = sorted({*flow.data["satisfied"], *verified.satisfies})
+    flow.data["amr"] = list(dict.fromkeys([*flow.data["amr"], *verified.amr]))
+    flow.data["steps"].append({"method": method, "result": "success"})
+    return _decide(flow, current)
+
+
+def nudge(flow: SignInFlow, action: str, current: SSOSession | None = None) -> Outcome:
+    """At a registration nudge: `register` now, or `snooze` and go on with the password."""
+    if flow.status != REGISTRATION_NUDGE or action not in {"register", "snooze"}:
+        return Outcome(error="wrong_state", flow=flow)
+    if action == "register":
+        return _registration_session(flow, REGISTRATION_NUDGE, "registration_nudge")
+    if not campaign.snooze(flow.user):
+        return _decide(flow, current)
+    flow.data["steps"].append({"method": "registration_snooze", "result": "success"})
+    return _authenticate(flow, _assess(flow), reason="registration_snoozed", current=current)
+
+
+def _assess(flow: SignInFlow) -> Assessment:
+    data = flow.data
+    return assess(
+        flow.user,
+        flow.ip,
+        devices.classify(data["client"]["device_fingerprint"]),
+        flow.app,
+        "signin",
+        data["client_type"],
+        frozenset(data["satisfied"]),
     )
-    if status != AUTHENTICATED:
-        _finish(flow, status, reason, message=message)
-        result = log.FAILURE if status == BLOCKED else log.INTERRUPTED
-        log.record(result=result, reason=reason, **logged)
-        return Outcome(flow=flow)
-    new = _open_session(user, client, assessment.decision, amr=["pwd"], replaces=current)
-    _finish(flow, AUTHENTICATED, "ok")
-    log.record(result=log.SUCCESS, reason="ok", **logged)
-    return Outcome(flow=flow, new_session=new)
 
 
-def _outcome(assessment: Assessment) -> tuple[str, str, str]:
-    """(status, reason code, message) for a decided sign-in (docs/signin-log.md)."""
+def _decide(flow: SignInFlow, current: SSOSession | None) -> Outcome:
+    """Evaluate the policies with what the sign-in has proven so far, and move on."""
+    assessment = _assess(flow)
     decision = assessment.decision
+    flow.data["policies"] = [entry.to_dict() for entry in decision.trace]
+    flow.data["requirement"] = "single_factor" if len(flow.data["amr"]) == 1 else "multi_factor"
     helpdesk = settings.CONFIG["organisation.helpdesk"]
     if decision.outcome == "block":
-        return BLOCKED, "policy_block", decision.message or f"Sign-in blocked. Contact {helpdesk}."
+        message = decision.message or f"Sign-in blocked. Contact {helpdesk}."
+        return _finish(flow, BLOCKED, "policy_block", message)
     if decision.outcome == "allow":
-        return AUTHENTICATED, "ok", ""
+        return _authenticate(flow, assessment, reason="ok", current=current)
+    flow.data["requirement"] = "multi_factor"
     if not all(_factor_can_meet(group.mode, group.requirements) for group in decision.unmet):
-        return (
-            BLOCKED,
-            "managed_device_required",
-            decision.message
-            or f"Sign in from one of the organisation's computers, or contact {helpdesk}.",
+        message = decision.message or (
+            f"Sign in from one of the organisation's computers, or contact {helpdesk}."
         )
-    # Second factors arrive with the methods module; until a user has one, the registration
-    # outcome of DESIGN §4 applies (no campaign: as if its deadline had passed).
-    if assessment.where.trusted:
-        return (
-            REGISTRATION_REQUIRED,
-            "registration_required",
-            "You need to set up a second way to sign in before you can continue.",
-        )
-    return (
-        BLOCKED,
-        "mfa_registration_required",
-        "This sign-in needs a second factor and you have not registered one. Register from a "
-        f"computer at one of the organisation's sites, or contact {helpdesk}.",
-    )
+        return _finish(flow, BLOCKED, "managed_device_required", message)
+    ways = registry.offered(flow.user)
+    if ways:
+        flow.data["methods"] = ways
+        return _finish(flow, MFA_REQUIRED, "mfa_required", decision.message)
+    outcome = campaign.registration_outcome(flow.user, assessment.where.trusted)
+    flow.data["days_left"] = outcome.days_left
+    flow.data["snoozes_left"] = outcome.snoozes_left
+    if outcome.status == "snoozed":
+        return _authenticate(flow, assessment, reason="registration_snoozed", current=current)
+    if outcome.status == REGISTRATION_REQUIRED:
+        return _registration_session(flow, REGISTRATION_REQUIRED, outcome.reason, outcome.message)
+    return _finish(flow, outcome.status, outcome.reason, outcome.message)
 
 
 def _factor_can_meet(mode: str, requirements: frozenset[str]) -> bool:
@@ -159,52 +208,130 @@ def _factor_can_meet(mode: str, requirements: frozenset[str]) -> bool:
     return requirements <= FACTOR_REQUIREMENTS
 
 
-def _open_session(user, client, decision: Decision, amr, replaces) -> sessions.NewSession:
-    controls = decision.session
-    return sessions.create(
-        user,
-        client,
-        amr=amr,
+def _authenticate(
+    flow: SignInFlow, assessment: Assessment, reason: str, current: SSOSession | None = None
+) -> Outcome:
+    controls = assessment.decision.session
+    new = sessions.create(
+        flow.user,
+        _client(flow),
+        amr=flow.data["amr"],
         persistent=controls.persistent_browser != "never",
         max_lifetime=controls.sign_in_frequency,
-        replaces=replaces,
+        replaces=current,
     )
+    return _finish(flow, AUTHENTICATED, reason, new_session=new)
+
+
+def _registration_session(flow: SignInFlow, status: str, reason: str, message: str = "") -> Outcome:
+    """Signed in only to register a second factor (DESIGN §4), briefly."""
+    new = sessions.create(
+        flow.user,
+        _client(flow),
+        amr=flow.data["amr"],
+        persistent=False,
+        max_lifetime=REGISTRATION_SESSION,
+        scope="register",
+    )
+    return _finish(flow, status, reason, message, new_session=new)
+
+
+def _client(flow: SignInFlow) -> ClientContext:
+    return ClientContext(**flow.data["client"])
 
 
 def _new_flow(user, attempt: Attempt) -> SignInFlow:
     now = timezone.now()
+    client = attempt.client
     return SignInFlow(
         id=crypto.random_token(),
         user=user,
         status="",
         app=attempt.app,
         return_to=safe_return_to(attempt.return_to),
-        ip=attempt.client.ip,
+        ip=client.ip,
         created_at=now,
         expires_at=now + FLOW_LIFETIME,
+        data={
+            "client": {
+                "ip": client.ip,
+                "peer": client.peer,
+                "device_fingerprint": client.device_fingerprint,
+                "user_agent": client.user_agent,
+            },
+            "client_type": attempt.client_type,
+            "satisfied": [],
+            "amr": ["pwd"],
+            "steps": [{"method": "password", "result": "success"}],
+            "policies": [],
+            "requirement": "single_factor",
+        },
     )
 
 
-def _finish(flow: SignInFlow, status: str, reason: str, message: str = "") -> None:
+RESULTS = {AUTHENTICATED: log.SUCCESS, BLOCKED: log.FAILURE}
+
+
+def _finish(
+    flow: SignInFlow,
+    status: str,
+    reason: str,
+    message: str = "",
+    new_session: sessions.NewSession | None = None,
+) -> Outcome:
     assert status in STATUSES
     flow.status = status
     flow.reason = reason
-    flow.data = {**flow.data, "message": message}
-    flow.save()
+    flow.data["message"] = message
+    with transaction.atomic():
+        flow.save()
+        _log(flow, RESULTS.get(status, log.INTERRUPTED), reason)
+    return Outcome(flow=flow, new_session=new_session)
+
+
+def _step(flow: SignInFlow, method: str, result: str) -> None:
+    flow.data["steps"].append({"method": method, "result": result})
+    reason = "factor_locked" if result == "locked" else "invalid_code"
+    flow.save(update_fields=["data"])
+    _log(flow, log.INTERRUPTED, reason)
+
+
+def _log(flow: SignInFlow, result: str, reason: str) -> None:
+    data = flow.data
+    log.progress(
+        data["event"],
+        result=result,
+        reason=reason,
+        methods=data["steps"],
+        policies=data["policies"],
+        requirement=data["requirement"],
+    )
 
 
 def get(flow_id: str) -> SignInFlow | None:
     if not flow_id or len(flow_id) > 64:
         return None
-    return SignInFlow.objects.filter(id=flow_id, expires_at__gt=timezone.now()).first()
+    return (
+        SignInFlow.objects.select_related("user")
+        .filter(id=flow_id, expires_at__gt=timezone.now())
+        .first()
+    )
 
 
 def describe(flow: SignInFlow) -> dict:
     """The JSON shape of a flow's state (API and pages alike)."""
+    data = flow.data
     body: dict = {"flow": flow.id, "status": flow.status, "expires_at": flow.expires_at}
-    if flow.status != AUTHENTICATED:
-        body["reason"] = flow.reason
-        body["message"] = flow.data.get("message", "")
-    else:
+    if flow.status == AUTHENTICATED:
         body["return_to"] = flow.return_to or settings.PUBLIC_URL + "/"
+        return body
+    body["reason"] = flow.reason
+    body["message"] = data.get("message", "")
+    if flow.status == MFA_REQUIRED:
+        body["methods"] = data["methods"]
+    if flow.status == REGISTRATION_NUDGE:
+        body["days_left"] = data.get("days_left")
+        body["snoozes_left"] = data.get("snoozes_left")
+    if flow.status in (REGISTRATION_NUDGE, REGISTRATION_REQUIRED):
+        body["register_url"] = "/security-info"
     return body

@@ -25,6 +25,11 @@ REASONS = {
     "source_throttled": "Too many wrong passwords from this address; slowed down.",
     "policy_block": "A conditional-access policy blocks this sign-in.",
     "managed_device_required": "A policy requires one of the organisation's computers.",
+    "mfa_required": "Waiting for the second factor.",
+    "invalid_code": "A wrong second-factor code (the sign-in can go on).",
+    "factor_locked": "Too many wrong second-factor codes; locked until the helpdesk unlocks it.",
+    "registration_nudge": "A second factor would be required; the user was asked to register.",
+    "registration_snoozed": "The user put off registering; signed in with the password alone.",
     "registration_required": "A second factor is required and the user must register one now.",
     "mfa_registration_required": "A second factor is required, none is registered, and "
     "registering is not possible from here.",
@@ -67,3 +72,24 @@ def record(
             policies=list(policies),
             flow_id=flow_id,
         )
+
+
+def progress(
+    event_id: int,
+    *,
+    result: str,
+    reason: str,
+    methods: Sequence[dict],
+    policies: Sequence[dict],
+    requirement: str,
+) -> None:
+    """A later step of the same sign-in (second factor, nudge): its one event is updated."""
+    assert reason in REASONS, reason
+    SignInEvent.objects.filter(id=event_id).update(
+        time=timezone.now(),
+        result=result,
+        reason=reason,
+        methods=list(methods),
+        policies=list(policies),
+        requirement=requirement,
+    )

@@ -43,7 +43,9 @@ class SSOSessionMiddleware:
     def __call__(self, request):
         token = request.COOKIES.get(sessions.COOKIE)
         request.sso = sessions.resolve(token)
-        request.user = request.sso.user if request.sso else AnonymousUser()
+        # A registration-only session is signed in for the security-info portal alone.
+        full = request.sso is not None and request.sso.scope == "full"
+        request.user = request.sso.user if full else AnonymousUser()
         response = self.get_response(request)
         if token and request.sso is None and sessions.COOKIE not in response.cookies:
             sessions.clear_cookie(response)

@@ -39,6 +39,8 @@ class SSOSession(models.Model):
     user_agent = models.CharField(max_length=512, blank=True)
     amr = models.JSONField(default=list)
     persistent = models.BooleanField(default=True)
+    # "full", or "register": signed in only to register a second factor before going on.
+    scope = models.CharField(max_length=16, default="full")
 
     class Meta:
         indexes = [models.Index(fields=["user", "ended_at"])]

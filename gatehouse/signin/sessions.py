@@ -40,6 +40,7 @@ def create(
     persistent: bool = True,
     max_lifetime: int | None = None,
     replaces: SSOSession | None = None,
+    scope: str = "full",
 ) -> NewSession:
     """A new session with a new id; the one it replaces (if any) ends, so ids rotate at sign-in.
     `max_lifetime` (a policy's sign-in frequency, seconds) shortens the absolute lifetime."""
@@ -59,6 +60,7 @@ def create(
         user_agent=client.user_agent,
         amr=amr,
         persistent=persistent,
+        scope=scope,
     )
     return NewSession(session, token)
 
@@ -88,6 +90,14 @@ def resolve(token: str | None, now: datetime | None = None) -> SSOSession | None
         session.last_seen = now
         SSOSession.objects.filter(pk=session.pk).update(last_seen=now)
     return session
+
+
+def upgrade(session: SSOSession, amr: list[str]) -> None:
+    """A registration-only session whose user has just registered (and so proven) a second
+    factor becomes a full one."""
+    session.scope = "full"
+    session.amr = list(dict.fromkeys([*session.amr, *amr]))
+    SSOSession.objects.filter(pk=session.pk).update(scope=session.scope, amr=session.amr)
 
 
 def end(session: SSOSession, reason: str) -> None:

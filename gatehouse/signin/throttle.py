@@ -80,6 +80,34 @@ def source_failure(state: SourceState, now: float, limits: Limits) -> SourceStat
     return replace(state, failures=state.failures + 1)
 
 
+# Second factors (NIST SP 800-63B: at most 100 consecutive failures, then lock): the first few
+# failures cost nothing, then each attempt waits twice as long as the last, up to a minute.
+FACTOR_LIMIT = 100
+FACTOR_FREE = 5
+FACTOR_MAX_DELAY = 60
+
+
+@dataclass(frozen=True)
+class FactorState:
+    failures: int = 0
+    last_failure: float = 0.0
+
+
+def factor_wait(state: FactorState, now: float) -> tuple[str, int] | None:
+    """('factor_locked', 0) after the limit, ('throttled', seconds) while a delay runs."""
+    if state.failures >= FACTOR_LIMIT:
+        return "factor_locked", 0
+    if state.failures < FACTOR_FREE:
+        return None
+    delay = min(2 ** (state.failures - FACTOR_FREE), FACTOR_MAX_DELAY)
+    wait = math.ceil(state.last_failure + delay - now)
+    return ("throttled", wait) if wait > 0 else None
+
+
+def factor_failure(state: FactorState, now: float) -> FactorState:
+    return FactorState(failures=state.failures + 1, last_failure=now)
+
+
 def source_key(ip: str | None) -> str:
     """IPv6 clients are counted per /64, as one host usually holds the whole prefix."""
     if ip is None:
@@ -92,6 +120,10 @@ def source_key(ip: str | None) -> str:
 
 def account_key(username: str, trusted: bool) -> str:
     return f"account:{'trusted' if trusted else 'untrusted'}:{username}"
+
+
+def factor_key(username: str) -> str:
+    return f"factor:{username}"
 
 
 class Store(Protocol):
@@ -149,6 +181,32 @@ class Throttle:
 
     def success(self, username: str, trusted: bool) -> None:
         self.store.delete(account_key(username, trusted))
+
+    def factor_wait(self, username: str, now: float) -> tuple[str, int] | None:
+        record = self.store.read(factor_key(username))
+        return factor_wait(FactorState(**record) if record else FactorState(), now)
+
+    def factor_failure(self, username: str, now: float) -> int:
+        """Count a wrong second factor; returns the attempts left before the lock."""
+        record = self.store.update(
+            factor_key(username),
+            lambda r: asdict(factor_failure(FactorState(**r) if r else FactorState(), now)),
+            # Consecutive failures are never forgotten by time alone (only by a success).
+            10 * 365 * 86400,
+        )
+        return max(0, FACTOR_LIMIT - record["failures"])
+
+    def factor_success(self, username: str) -> None:
+        self.store.delete(factor_key(username))
+
+    def unlock(self, username: str) -> None:
+        """The helpdesk's reset: password lockouts inside and outside, and second factors."""
+        for key in (
+            account_key(username, True),
+            account_key(username, False),
+            factor_key(username),
+        ):
+            self.store.delete(key)
 
 
 def _account_state(record: dict | None) -> AccountState:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -29,21 +31,86 @@ def signin_page(request: HttpRequest) -> HttpResponse:
     )
     context["username"] = username
     if outcome.error == "throttled":
-        minutes = max(1, round(outcome.retry_after / 60))
-        context["error"] = (
-            f"Too many attempts. Wait {outcome.retry_after} seconds "
-            f"(about {minutes} minute{'s' if minutes != 1 else ''}) and try again."
-        )
+        context["error"] = _wait_message(outcome.retry_after)
         return render(request, "signin/signin.html", context, status=429)
     if outcome.error:
         context["error"] = "The username or password is incorrect."
         return render(request, "signin/signin.html", context, status=401)
-    state = signin_flow.describe(outcome.flow)
+    return _next_page(request, outcome)
+
+
+def _wait_message(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    plural = "s" if minutes != 1 else ""
+    return (
+        f"Too many attempts. Wait {seconds} seconds (about {minutes} minute{plural}) and try again."
+    )
+
+
+def _next_page(request: HttpRequest, outcome: signin_flow.Outcome) -> HttpResponse:
+    """Where a browser goes once the flow has moved: the app, the next step, or the portal."""
+    flow = outcome.flow
+    state = signin_flow.describe(flow)
+    if state["status"] == signin_flow.AUTHENTICATED:
+        response = HttpResponseRedirect(state["return_to"])
+    elif outcome.new_session is not None:  # a registration-only session: off to register
+        response = HttpResponseRedirect(_portal_url(flow))
+    elif state["status"] == signin_flow.BLOCKED:
+        response = render(request, "signin/blocked.html", {"state": state}, status=403)
+    else:
+        response = HttpResponseRedirect(f"/signin/{flow.id}")
+    if outcome.new_session is not None:
+        sessions.set_cookie(response, outcome.new_session)
+    return response
+
+
+def _portal_url(flow) -> str:
+    after = flow.return_to or "/"
+    return f"/security-info?{urlencode({'return_to': after})}"
+
+
+@require_http_methods(["GET", "POST"])
+def flow_page(request: HttpRequest, flow_id: str) -> HttpResponse:
+    """The steps after the password: second factor, or a registration nudge."""
+    flow = signin_flow.get(flow_id)
+    if flow is None:
+        return HttpResponseRedirect("/signin")
+    error = ""
+    if request.method == "POST":
+        if "action" in request.POST:
+            outcome = signin_flow.nudge(flow, request.POST["action"], request.sso)
+        else:
+            outcome = signin_flow.verify(
+                flow, request.POST.get("method", ""), request.POST.get("code", ""), request.sso
+            )
+        if outcome.error is None:
+            return _next_page(request, outcome)
+        error = _code_error(outcome)
+    state = signin_flow.describe(flow)
     if state["status"] == signin_flow.BLOCKED:
         return render(request, "signin/blocked.html", {"state": state}, status=403)
-    response = HttpResponseRedirect(state["return_to"])
-    sessions.set_cookie(response, outcome.new_session)
-    return response
+    if state["status"] == signin_flow.AUTHENTICATED:
+        return HttpResponseRedirect(state["return_to"])
+    if state["status"] == signin_flow.REGISTRATION_NUDGE:
+        return render(request, "signin/nudge.html", {"state": state, "error": error})
+    if state["status"] == signin_flow.REGISTRATION_REQUIRED:
+        return HttpResponseRedirect(_portal_url(flow))
+    ways = state["methods"]
+    chosen = next((w for w in ways if w["method"] == request.GET.get("method")), ways[0])
+    context = {"state": state, "chosen": chosen, "others": [w for w in ways if w is not chosen]}
+    context["error"] = error
+    return render(request, "signin/second_factor.html", context, status=400 if error else 200)
+
+
+def _code_error(outcome: signin_flow.Outcome) -> str:
+    if outcome.error == "invalid_code":
+        left = outcome.attempts_left
+        return f"That code is not right. Check it and try again ({left} attempts left)."
+    if outcome.error == "throttled":
+        return _wait_message(outcome.retry_after)
+    if outcome.error == "factor_locked":
+        return "Too many wrong codes. Contact the helpdesk to unlock your sign-in."
+    return "That did not work; start again."
 
 
 @require_POST
@@ -56,14 +123,14 @@ def signout_page(request: HttpRequest) -> HttpResponse:
 
 
 def home_page(request: HttpRequest) -> HttpResponse:
-    if not request.sso:
+    if not request.user.is_authenticated:
         return HttpResponseRedirect("/signin")
     return render(request, "signin/home.html", {"session": request.sso})
 
 
 @require_http_methods(["GET", "POST"])
 def sessions_page(request: HttpRequest) -> HttpResponse:
-    if not request.sso:
+    if not request.user.is_authenticated:
         return HttpResponseRedirect("/signin?return_to=/security-info/sessions")
     if request.method == "POST":
         target = next(

@@ -138,3 +138,14 @@ def test_configuration_reference_is_current():
     assert reference.read_text() == config.render_reference(), (
         "regenerate with: python -m gatehouse.config > docs/configuration.md"
     )
+
+
+def test_email_settings_are_checked():
+    loaded = config.load(
+        None, environ={"GATEHOUSE_EMAIL_HOST": "smtp.example.org", "GATEHOUSE_EMAIL_PORT": "587"}
+    )
+    assert (loaded["email.host"], loaded["email.port"]) == ("smtp.example.org", 587)
+    with pytest.raises(config.ConfigError, match="choose one"):
+        config.load(
+            None, environ={"GATEHOUSE_EMAIL_USE_TLS": "true", "GATEHOUSE_EMAIL_USE_SSL": "true"}
+        )

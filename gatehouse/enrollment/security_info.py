@@ -1,0 +1,138 @@
+"""The security-info portal's rules: who may change their sign-in methods, from where, and
+what happens when they do (audit, email, finishing a registration interrupt)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from gatehouse.access import devices
+from gatehouse.access.decisions import assess
+from gatehouse.audit import trail
+from gatehouse.enrollment import notices
+from gatehouse.methods import registry
+from gatehouse.methods.base import Enrolment, EnrolmentError
+from gatehouse.methods.models import AuthMethod
+from gatehouse.signin import sessions
+from gatehouse.signin.client import ClientContext
+from gatehouse.signin.models import SSOSession
+
+RECENT_SIGN_IN = timedelta(minutes=10)
+
+
+class Refused(Exception):
+    """The change is not allowed now: `code` for the API, `message` for people."""
+
+    def __init__(self, code: str, message: str, status: int = 403):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def may_change(session: SSOSession, client: ClientContext) -> None:
+    """Adding or removing a method needs a sign-in in the last ten minutes and a trusted
+    location or a Temporary Access Pass — always — and whatever else the policies for the
+    "register security info" action demand."""
+    if timezone.now() - session.auth_time > RECENT_SIGN_IN:
+        raise Refused(
+            "reauthentication_required",
+            "For your security, sign in again before changing your security info.",
+            status=401,
+        )
+    with_pass = "tap" in session.amr
+    satisfied = {"mfa"} if "mfa" in session.amr else set()
+    if with_pass:
+        satisfied |= {"temporary_access_pass"}
+    assessment = assess(
+        session.user,
+        client.ip,
+        devices.classify(client.device_fingerprint),
+        action="register",
+        satisfied=frozenset(satisfied),
+    )
+    if not (assessment.where.trusted or with_pass) or not assessment.decision.allowed:
+        helpdesk = settings.CONFIG["organisation.helpdesk"]
+        raise Refused(
+            "registration_location_not_trusted",
+            "Security info can only be changed from a computer at one of our sites. If you "
+            f"are not at one, contact {helpdesk} for a Temporary Access Pass.",
+        )
+
+
+def method_of(session: SSOSession, method_id: int) -> AuthMethod:
+    method = AuthMethod.objects.filter(id=method_id, user=session.user).first()
+    if method is None:
+        raise Refused("unknown_method", "No such method.", status=404)
+    return method
+
+
+def begin(session: SSOSession, client: ClientContext, kind: str, name: str = "") -> Enrolment:
+    may_change(session, client)
+    factor = registry.FACTORS.get(kind)
+    if factor is None or not factor.self_service:
+        raise Refused("unknown_method", f"'{kind}' cannot be added here.", status=404)
+    try:
+        enrolment = factor.begin_enrolment(session.user, name)
+    except EnrolmentError as exc:
+        raise Refused("method_limit", str(exc), status=409) from None
+    if enrolment.method.confirmed:  # e.g. recovery codes: usable as soon as shown
+        _added(session, enrolment.method)
+    return enrolment
+
+
+def confirm(session: SSOSession, client: ClientContext, method_id: int, code: str) -> bool:
+    may_change(session, client)
+    method = method_of(session, method_id)
+    if method.confirmed:
+        raise Refused("already_confirmed", "This method is already active.", status=409)
+    if not registry.confirm(method, code):
+        return False
+    _added(session, method)
+    if session.scope == "register":
+        # Registering proved the new factor: the interrupted sign-in may go on.
+        sessions.upgrade(session, list(registry.factor(method.kind).amr))
+    return True
+
+
+def _added(session: SSOSession, method: AuthMethod) -> None:
+    factor = registry.factor(method.kind)
+    trail.record(
+        f"user:{session.user.username}",
+        "method.add",
+        f"user:{session.user.username}",
+        method={"id": method.id, "kind": method.kind, "name": method.name},
+    )
+    notices.method_added(session.user, factor.label, method.name)
+
+
+def remove(session: SSOSession, client: ClientContext, method_id: int) -> None:
+    may_change(session, client)
+    method = method_of(session, method_id)
+    registry.remove(method)
+    if method.confirmed:
+        trail.record(
+            f"user:{session.user.username}",
+            "method.remove",
+            f"user:{session.user.username}",
+            method={"id": method_id, "kind": method.kind, "name": method.name},
+        )
+        notices.method_removed(session.user, registry.factor(method.kind).label, method.name)
+
+
+def rename(session: SSOSession, method_id: int, name: str) -> AuthMethod:
+    method = method_of(session, method_id)
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise Refused("invalid_name", "A name needs 1 to 100 characters.", status=400)
+    method.name = name
+    method.save(update_fields=["name"])
+    return method
+
+
+def make_default(session: SSOSession, method_id: int) -> AuthMethod:
+    method = method_of(session, method_id)
+    if not method.confirmed or method.kind == "recovery_codes":
+        raise Refused("not_default", "This method cannot be the default.", status=400)
+    registry.set_default(method)
+    return method

@@ -1,0 +1,106 @@
+"""The factors Gatehouse offers, and a user's registered methods: what the sign-in flow and the
+security-info portal use, never naming a factor themselves."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from gatehouse.methods import tap
+from gatehouse.methods.base import Factor
+from gatehouse.methods.models import AuthMethod
+from gatehouse.methods.recovery import RecoveryCodesFactor
+from gatehouse.methods.totp import TotpFactor
+
+FACTORS: dict[str, Factor] = {
+    factor.kind: factor for factor in (TotpFactor(), RecoveryCodesFactor(), tap.TapFactor())
+}
+# The sign-in API names a factor as its verify "method"; recovery codes are entered one at a time.
+VERIFY_NAMES = {"totp": "totp", "recovery_code": "recovery_codes", "tap": "tap"}
+
+
+class UnknownMethod(LookupError):
+    pass
+
+
+def factor(kind: str) -> Factor:
+    try:
+        return FACTORS[kind]
+    except KeyError:
+        raise UnknownMethod(kind) from None
+
+
+def registered(user) -> list[AuthMethod]:
+    """Confirmed methods, default first."""
+    return list(AuthMethod.objects.filter(user=user, confirmed=True))
+
+
+def has_methods(user) -> bool:
+    """Whether the user has registered a second factor (recovery codes alone do not count:
+    they are a fallback, not a way to sign in day to day)."""
+    return (
+        AuthMethod.objects.filter(user=user, confirmed=True).exclude(kind="recovery_codes").exists()
+    )
+
+
+def describe(method: AuthMethod) -> dict:
+    return factor(method.kind).describe(method)
+
+
+def offered(user) -> list[dict]:
+    """The ways this user can pass the second-factor step, default first."""
+    ways = []
+    for method in registered(user):
+        name = next(n for n, kind in VERIFY_NAMES.items() if kind == method.kind)
+        ways.append(
+            {
+                "method": name,
+                "id": method.id,
+                "name": method.name,
+                "label": factor(method.kind).label,
+                "default": method.is_default,
+            }
+        )
+    if tap.active(user) is not None:
+        ways.append(
+            {
+                "method": "tap",
+                "id": None,
+                "name": "",
+                "label": tap.TapFactor.label,
+                "default": not ways,
+            }
+        )
+    return ways
+
+
+def confirm(method: AuthMethod, code: str) -> bool:
+    """Activate a method being added once the user proves it works; the first is the default."""
+    if not factor(method.kind).confirm_enrolment(method, code):
+        return False
+    with transaction.atomic():
+        method.confirmed = True
+        method.is_default = not AuthMethod.objects.filter(
+            user=method.user, confirmed=True, is_default=True
+        ).exists()
+        method.save(update_fields=["confirmed", "is_default"])
+    return True
+
+
+def set_default(method: AuthMethod) -> None:
+    with transaction.atomic():
+        AuthMethod.objects.filter(user=method.user).update(is_default=False)
+        AuthMethod.objects.filter(id=method.id).update(is_default=True)
+    method.is_default = True
+
+
+def remove(method: AuthMethod) -> None:
+    with transaction.atomic():
+        method.delete()
+        if method.is_default:
+            successor = (
+                AuthMethod.objects.filter(user=method.user, confirmed=True)
+                .exclude(kind="recovery_codes")
+                .first()
+            )
+            if successor:
+                set_default(successor)

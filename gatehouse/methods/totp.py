@@ -1,0 +1,71 @@
+"""Authenticator apps (TOTP): Microsoft Authenticator, Google Authenticator and the like."""
+
+from __future__ import annotations
+
+import time
+
+import segno
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from gatehouse import crypto
+from gatehouse.methods import otp
+from gatehouse.methods.base import Enrolment, EnrolmentError, Factor, Verified
+from gatehouse.methods.models import AuthMethod
+
+MAX_APPS = 5
+DEFAULTS = {"digits": 6, "algorithm": "SHA1", "period": 30}
+
+
+def qr_svg(text: str) -> str:
+    return segno.make(text, error="m").svg_inline(scale=5, dark="#1b1f24")
+
+
+class TotpFactor(Factor):
+    kind = "totp"
+    label = "Authenticator app"
+    amr = ("otp", "mfa")
+
+    def begin_enrolment(self, user, name: str) -> Enrolment:
+        name = name.strip() or "Authenticator app"
+        if len(name) > 100:
+            raise EnrolmentError("the name is longer than 100 characters")
+        AuthMethod.objects.filter(user=user, kind=self.kind, confirmed=False).delete()
+        if AuthMethod.objects.filter(user=user, kind=self.kind).count() >= MAX_APPS:
+            raise EnrolmentError(
+                f"you already have {MAX_APPS} authenticator apps; remove one to add another"
+            )
+        secret = otp.new_secret()
+        method = AuthMethod.objects.create(
+            user=user, kind=self.kind, name=name, secret=crypto.encrypt(secret), data=DEFAULTS
+        )
+        uri = otp.provisioning_uri(
+            secret, user.username, settings.CONFIG["organisation.name"], **DEFAULTS
+        )
+        return Enrolment(method, {"secret": secret, "otpauth_uri": uri, "qr_svg": qr_svg(uri)})
+
+    def confirm_enrolment(self, method: AuthMethod, code: str) -> bool:
+        return self._accept(method, code)
+
+    def verify(self, user, code: str) -> Verified | None:
+        for method in AuthMethod.objects.filter(user=user, kind=self.kind, confirmed=True):
+            if self._accept(method, code):
+                return self.verified(method)
+        return None
+
+    def _accept(self, method: AuthMethod, code: str) -> bool:
+        step = otp.matching_step(
+            crypto.decrypt(method.secret),
+            code,
+            time.time(),
+            last_step=method.last_step,
+            **method.data,
+        )
+        if step is None:
+            return False
+        # Claim the step atomically: of two requests racing with one code, only one updates.
+        claimed = AuthMethod.objects.filter(
+            Q(last_step__isnull=True) | Q(last_step__lt=step), id=method.id
+        ).update(last_step=step, last_used_at=timezone.now())
+        return claimed == 1
