@@ -366,6 +366,45 @@ def cmd_secrets_rotate(args: argparse.Namespace) -> None:
     print("restart every Gatehouse instance now so that all of them use it")
 
 
+def cmd_apps_add(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.access import protected_apps
+
+    try:
+        app = protected_apps.save(
+            _actor(),
+            args.name,
+            args.kind,
+            hosts=args.host or [],
+            redirect_uris=args.redirect_uri or [],
+            first_party=not args.third_party,
+        )
+    except protected_apps.AppError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"added {app.kind} app {app.name}")
+
+
+def cmd_apps_list(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.access.models import ProtectedApp
+
+    for app in ProtectedApp.objects.all():
+        where = ", ".join(app.hosts or app.redirect_uris)
+        print(f"{app.name:<24} {app.kind:<13} {where}")
+
+
+def cmd_apps_remove(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.access import protected_apps
+    from gatehouse.access.models import ProtectedApp
+
+    app = ProtectedApp.objects.filter(name=args.name).first()
+    if app is None:
+        raise CommandError(f"no app named '{args.name}'")
+    protected_apps.delete(_actor(), app)
+    print(f"removed app {args.name}")
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> None:
     _setup()
     from gatehouse.audit import trail
@@ -588,6 +627,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev_import.add_argument("file", metavar="FILE.csv")
     dev_import.set_defaults(handler=cmd_devices_import)
+
+    apps_cmd = add("apps", _needs_action, "Apps protected by Gatehouse (what policies target).")
+    apps_sub = _actions(apps_cmd)
+    app_add = apps_sub.add_parser(
+        "add",
+        help="Add an app: forward-auth (--host, one or more) or OIDC (--redirect-uri)",
+    )
+    app_add.add_argument("name", help="what policies call it: letters, digits, . _ -")
+    app_add.add_argument("--kind", choices=["forward_auth", "oidc"], required=True)
+    app_add.add_argument("--host", action="append", help="host the proxy serves it at")
+    app_add.add_argument("--redirect-uri", action="append", help="OIDC redirect URI")
+    app_add.add_argument("--third-party", action="store_true", help="ask users for consent (OIDC)")
+    app_add.set_defaults(handler=cmd_apps_add)
+    apps_sub.add_parser("list", help="List the apps").set_defaults(handler=cmd_apps_list)
+    app_remove = apps_sub.add_parser("remove", help="Remove an app")
+    app_remove.add_argument("name")
+    app_remove.set_defaults(handler=cmd_apps_remove)
 
     locations_cmd = add("locations", _needs_action, "Named locations (IP ranges).")
     locations_sub = _actions(locations_cmd)

@@ -51,3 +51,25 @@ class AccessPolicy(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+
+
+FORWARD_AUTH, OIDC = "forward_auth", "oidc"
+
+
+class ProtectedApp(models.Model):
+    """An app behind Gatehouse, and what policies target by `name`. A forward-auth app is
+    reached at `hosts` through a reverse proxy that asks Gatehouse about each request; an OIDC
+    app is a client that signs people in with `redirect_uris`."""
+
+    name = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=[(FORWARD_AUTH, FORWARD_AUTH), (OIDC, OIDC)])
+    hosts = models.JSONField(default=list)
+    redirect_uris = models.JSONField(default=list)
+    first_party = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

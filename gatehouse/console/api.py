@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404
 from ninja import Body, Router, Schema, Status
 from ninja.security import HttpBearer
 
-from gatehouse.access import devices, locations, policies, policyfile, whatif
-from gatehouse.access.models import ManagedDevice, NamedLocation
+from gatehouse.access import devices, locations, policies, policyfile, protected_apps, whatif
+from gatehouse.access.models import ManagedDevice, NamedLocation, ProtectedApp
 from gatehouse.audit import trail
 from gatehouse.audit.models import AuditEvent
 from gatehouse.config import parse_duration
@@ -166,6 +166,56 @@ def update_device(request: HttpRequest, device_id: int, body: DeviceIn):
 @router.delete("/devices/{device_id}", response={204: None}, summary="Remove a device")
 def delete_device(request: HttpRequest, device_id: int):
     devices.delete(_actor(request), get_object_or_404(ManagedDevice, id=device_id))
+    return Status(204, None)
+
+
+# --- protected apps -----------------------------------------------------------------------
+
+
+class AppIn(Schema):
+    name: str
+    kind: Literal["forward_auth", "oidc"]
+    hosts: list[str] = []
+    redirect_uris: list[str] = []
+    first_party: bool = True
+
+
+class AppOut(AppIn):
+    id: int
+
+
+@router.get("/apps", response=list[AppOut], summary="Protected apps")
+def list_apps(request: HttpRequest):
+    return [protected_apps.as_dict(app) for app in ProtectedApp.objects.all()]
+
+
+@router.post("/apps", response={201: AppOut, 400: ErrorOut}, summary="Add an app")
+def create_app(request: HttpRequest, body: AppIn):
+    try:
+        app = protected_apps.save(_actor(request), **body.dict())
+    except protected_apps.AppError as exc:
+        return _invalid(exc)
+    return Status(201, protected_apps.as_dict(app))
+
+
+@router.get("/apps/{app_id}", response=AppOut, summary="One app")
+def get_app(request: HttpRequest, app_id: int):
+    return protected_apps.as_dict(get_object_or_404(ProtectedApp, id=app_id))
+
+
+@router.put("/apps/{app_id}", response={200: AppOut, 400: ErrorOut}, summary="Replace an app")
+def update_app(request: HttpRequest, app_id: int, body: AppIn):
+    get_object_or_404(ProtectedApp, id=app_id)
+    try:
+        app = protected_apps.save(_actor(request), **body.dict(), app_id=app_id)
+    except protected_apps.AppError as exc:
+        return _invalid(exc)
+    return Status(200, protected_apps.as_dict(app))
+
+
+@router.delete("/apps/{app_id}", response={204: None}, summary="Remove an app")
+def delete_app(request: HttpRequest, app_id: int):
+    protected_apps.delete(_actor(request), get_object_or_404(ProtectedApp, id=app_id))
     return Status(204, None)
 
 

@@ -42,6 +42,18 @@ def has_methods(user) -> bool:
     )
 
 
+def satisfied_by(amr: list[str]) -> frozenset[str]:
+    """The policy requirements a session's authentication methods (RFC 8176 `amr`) meet."""
+    met = set()
+    if "mfa" in amr:
+        met.add("mfa")
+    if "tap" in amr:
+        met.add("temporary_access_pass")
+    if {"hwk", "phr"} & set(amr):
+        met.add("phishing_resistant_mfa")
+    return frozenset(met)
+
+
 def describe(method: AuthMethod) -> dict:
     return factor(method.kind).describe(method)
 

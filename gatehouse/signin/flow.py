@@ -7,7 +7,7 @@ States (DESIGN §4): `authenticated`, `mfa_required`, `registration_nudge`,
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,8 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from gatehouse import crypto
-from gatehouse.access import devices
+from gatehouse.access import devices, protected_apps
 from gatehouse.access.decisions import Assessment, assess
+from gatehouse.access.engine import Decision
 from gatehouse.access.locator import locator
 from gatehouse.directory.importer import normalise_username
 from gatehouse.enrollment import campaign, notices
@@ -70,19 +71,18 @@ def _password_ok(user, password: str) -> bool:
     return False
 
 
+def _resolved(attempt: Attempt) -> Attempt:
+    """Only a safe return_to is kept; the app is the one named, or the one returned to."""
+    return_to = safe_return_to(attempt.return_to)
+    return replace(attempt, return_to=return_to, app=protected_apps.app_for(attempt.app, return_to))
+
+
 def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
+    attempt = _resolved(attempt)
     username = normalise_username(attempt.username)[:150]
     client = attempt.client
-    where = locator.locate(client.ip)
-    device = devices.classify(client.device_fingerprint)
-    logged = {
-        "username": username,
-        "client": client,
-        "where": where,
-        "device": device,
-        "app": attempt.app,
-        "client_type": attempt.client_type,
-    }
+    logged = _logged(username, attempt)
+    where = logged["where"]
     now = time.time()
     wait = throttle().retry_after(username, where.trusted, client.ip, now)
     if wait is not None:
@@ -97,22 +97,22 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
         log.record(user=user, result=log.FAILURE, reason=reason, **logged)
         return Outcome(error="invalid_credentials")
     throttle().success(username, where.trusted)
-    flow = _new_flow(user, attempt)
-    event = log.record(
-        user=user,
-        result=log.INTERRUPTED,
-        reason="mfa_required",
-        methods=flow.data["steps"],
-        flow_id=flow.id,
-        **logged,
-    )
-    flow.data["event"] = event.id
+    flow = _new_flow(user, attempt, logged)
     if not user.is_active:
         helpdesk = settings.CONFIG["organisation.helpdesk"]
         return _finish(
             flow, BLOCKED, "account_disabled", f"Your account is disabled. Contact {helpdesk}."
         )
     return _decide(flow, current)
+
+
+def step_up(session: SSOSession, client: ClientContext, app: str, return_to: str) -> Outcome:
+    """A signed-in user reaching an app whose policies want more than the session proved: a
+    flow that starts from the session instead of a password (DESIGN §4, step-up)."""
+    user = session.user
+    attempt = _resolved(Attempt(user.username, "", client, app=app, return_to=return_to))
+    flow = _new_flow(user, attempt, _logged(user.username, attempt), session)
+    return _decide(flow, session)
 
 
 def verify(flow: SignInFlow, method: str, code: str, current: SSOSession | None = None) -> Outcome:
@@ -175,7 +175,7 @@ def _decide(flow: SignInFlow, current: SSOSession | None) -> Outcome:
     assessment = _assess(flow)
     decision = assessment.decision
     flow.data["policies"] = [entry.to_dict() for entry in decision.trace]
-    flow.data["requirement"] = "single_factor" if len(flow.data["amr"]) == 1 else "multi_factor"
+    flow.data["requirement"] = "multi_factor" if "mfa" in flow.data["amr"] else "single_factor"
     helpdesk = settings.CONFIG["organisation.helpdesk"]
     if decision.outcome == "block":
         message = decision.message or f"Sign-in blocked. Contact {helpdesk}."
@@ -183,7 +183,7 @@ def _decide(flow: SignInFlow, current: SSOSession | None) -> Outcome:
     if decision.outcome == "allow":
         return _authenticate(flow, assessment, reason="ok", current=current)
     flow.data["requirement"] = "multi_factor"
-    if not all(_factor_can_meet(group.mode, group.requirements) for group in decision.unmet):
+    if not factors_can_meet(decision):
         message = decision.message or (
             f"Sign in from one of the organisation's computers, or contact {helpdesk}."
         )
@@ -202,10 +202,15 @@ def _decide(flow: SignInFlow, current: SSOSession | None) -> Outcome:
     return _finish(flow, outcome.status, outcome.reason, outcome.message)
 
 
-def _factor_can_meet(mode: str, requirements: frozenset[str]) -> bool:
-    if mode == "any":
-        return bool(requirements & FACTOR_REQUIREMENTS)
-    return requirements <= FACTOR_REQUIREMENTS
+def factors_can_meet(decision: Decision) -> bool:
+    """Whether second factors alone can meet every unmet requirement (a managed device, say,
+    cannot be proven during a sign-in)."""
+    return all(
+        group.requirements & FACTOR_REQUIREMENTS
+        if group.mode == "any"
+        else group.requirements <= FACTOR_REQUIREMENTS
+        for group in decision.unmet
+    )
 
 
 def _authenticate(
@@ -240,7 +245,42 @@ def _client(flow: SignInFlow) -> ClientContext:
     return ClientContext(**flow.data["client"])
 
 
-def _new_flow(user, attempt: Attempt) -> SignInFlow:
+def _logged(username: str, attempt: Attempt) -> dict:
+    """What every sign-in-log event of this attempt records about where it comes from."""
+    client = attempt.client
+    return {
+        "username": username,
+        "client": client,
+        "where": locator.locate(client.ip),
+        "device": devices.classify(client.device_fingerprint),
+        "app": attempt.app,
+        "client_type": attempt.client_type,
+    }
+
+
+def _new_flow(
+    user, attempt: Attempt, logged: dict, session: SSOSession | None = None
+) -> SignInFlow:
+    """A flow past its first step: the password, or (step-up) an existing session. Its one
+    sign-in-log event is written now and updated as the flow goes on."""
+    flow = _flow(user, attempt)
+    if session is not None:
+        flow.data["amr"] = list(session.amr)
+        flow.data["satisfied"] = sorted(registry.satisfied_by(session.amr))
+        flow.data["steps"] = [{"method": "session", "result": "success"}]
+    event = log.record(
+        user=user,
+        result=log.INTERRUPTED,
+        reason="mfa_required",
+        methods=flow.data["steps"],
+        flow_id=flow.id,
+        **logged,
+    )
+    flow.data["event"] = event.id
+    return flow
+
+
+def _flow(user, attempt: Attempt) -> SignInFlow:
     now = timezone.now()
     client = attempt.client
     return SignInFlow(
@@ -248,7 +288,7 @@ def _new_flow(user, attempt: Attempt) -> SignInFlow:
         user=user,
         status="",
         app=attempt.app,
-        return_to=safe_return_to(attempt.return_to),
+        return_to=attempt.return_to,
         ip=client.ip,
         created_at=now,
         expires_at=now + FLOW_LIFETIME,

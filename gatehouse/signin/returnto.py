@@ -1,4 +1,4 @@
-"""Where a finished sign-in may send the browser: only back to Gatehouse or a configured app."""
+"""Where a finished sign-in may send the browser: only back to Gatehouse or a protected app."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from gatehouse.access.protected_apps import return_hosts
 
-def allowed_hosts() -> set[str]:
-    return {urlsplit(settings.PUBLIC_URL).netloc.lower()}
+
+def _public_host() -> str:
+    return urlsplit(settings.PUBLIC_URL).netloc.lower()
 
 
 def safe_return_to(url: str | None) -> str:
@@ -21,8 +23,7 @@ def safe_return_to(url: str | None) -> str:
         return url if url.startswith("/") and not url.startswith("//") else ""
     if parts.scheme not in {"http", "https"} or parts.username or parts.password:
         return ""
-    if parts.netloc.lower() not in allowed_hosts():
-        return ""
-    if parts.scheme != urlsplit(settings.PUBLIC_URL).scheme:
-        return ""
-    return url
+    host = parts.netloc.lower()
+    if host == _public_host():
+        return url if parts.scheme == urlsplit(settings.PUBLIC_URL).scheme else ""
+    return url if host in return_hosts() else ""

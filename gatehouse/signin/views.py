@@ -8,22 +8,33 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from gatehouse.access import protected_apps
 from gatehouse.signin import flow as signin_flow
 from gatehouse.signin import sessions
+from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP, app_access
 from gatehouse.signin.returnto import safe_return_to
 
 
 @require_http_methods(["GET", "POST"])
 def signin_page(request: HttpRequest) -> HttpResponse:
-    return_to = safe_return_to(request.POST.get("return_to") or request.GET.get("return_to"))
-    context = {"return_to": return_to, "username": ""}
+    params = request.POST if request.method == "POST" else request.GET
+    # `rd` is what forward-auth proxies send (the Authelia contract); `return_to` our own.
+    return_to = safe_return_to(params.get("return_to") or params.get("rd"))
+    app = protected_apps.app_for(params.get("app", ""), return_to)
+    context = {"return_to": return_to, "app": app, "username": ""}
     if request.method == "GET":
+        if request.user.is_authenticated:
+            signed_in = _signed_in(request, app, return_to)
+            if signed_in is not None:
+                return signed_in
+            context["notice"] = "Sign in again to continue."
         return render(request, "signin/signin.html", context)
     username = request.POST.get("username", "")
     outcome = signin_flow.start(
         signin_flow.Attempt(
             username=username,
             password=request.POST.get("password", ""),
+            app=app,
             return_to=return_to,
             client=request.client,
         ),
@@ -37,6 +48,19 @@ def signin_page(request: HttpRequest) -> HttpResponse:
         context["error"] = "The username or password is incorrect."
         return render(request, "signin/signin.html", context, status=401)
     return _next_page(request, outcome)
+
+
+def _signed_in(request: HttpRequest, app: str, return_to: str) -> HttpResponse | None:
+    """Already signed in: go on, step up, or be refused; None to ask for the password again."""
+    access = app_access(request.sso, request.client, app)
+    if access.verdict == ALLOW:
+        return HttpResponseRedirect(return_to or "/")
+    if access.verdict == STEP_UP:
+        return _next_page(request, signin_flow.step_up(request.sso, request.client, app, return_to))
+    if access.verdict == DENY:
+        state = {"message": access.message, "reason": "policy"}
+        return render(request, "signin/blocked.html", {"state": state}, status=403)
+    return None
 
 
 def _wait_message(seconds: int) -> str:

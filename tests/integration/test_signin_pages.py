@@ -42,19 +42,20 @@ def test_signing_in_redirects_home_with_a_session(browser, alice):
     assert "Signed in as Alice A" in browser.get("/").content.decode()
 
 
-def test_return_to_is_followed_only_to_our_own_pages(browser, alice):
-    assert (
-        post_signin(browser, "alice", "correct horse", return_to="/security-info/sessions")[
-            "Location"
-        ]
-        == "/security-info/sessions"
-    )
-    assert (
-        post_signin(browser, "alice", "correct horse", return_to="https://evil.example/")[
-            "Location"
-        ]
-        == "http://127.0.0.1:8000/"
-    )
+@pytest.mark.parametrize(
+    ("return_to", "location"),
+    [
+        ("/security-info/sessions", "/security-info/sessions"),
+        ("https://evil.example/", "http://127.0.0.1:8000/"),
+    ],
+)
+def test_return_to_is_followed_only_to_our_own_pages(browser, alice, return_to, location):
+    assert post_signin(browser, "alice", "correct horse", return_to=return_to)["Location"] == location
+
+
+def test_signed_in_visitor_of_the_sign_in_page_goes_on(browser, alice):
+    post_signin(browser, "alice", "correct horse")
+    assert browser.get("/signin?return_to=/security-info")["Location"] == "/security-info"
 
 
 def test_wrong_password_shows_an_error_and_keeps_the_username(browser, alice):

@@ -1,0 +1,113 @@
+"""Protected apps: adding and removing them (audited), and the hosts they live at."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from gatehouse.access.models import FORWARD_AUTH, OIDC, ProtectedApp
+from gatehouse.audit import trail
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+HOST = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$"
+)
+
+
+class AppError(ValueError):
+    pass
+
+
+def as_dict(app: ProtectedApp) -> dict:
+    return {
+        "id": app.id,
+        "name": app.name,
+        "kind": app.kind,
+        "hosts": list(app.hosts),
+        "redirect_uris": list(app.redirect_uris),
+        "first_party": app.first_party,
+    }
+
+
+def normalise_host(text: str) -> str:
+    host = text.strip().lower().rstrip(".")
+    if not HOST.match(host):
+        raise AppError(
+            f"'{text}' is not a host name (such as mail.example.org or mail.example.org:8443)"
+        )
+    return host
+
+
+def _redirect_uri(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme not in {"https", "http"} or not parts.hostname or parts.fragment:
+        raise AppError(f"'{text}' is not an absolute http(s) redirect URI without a fragment")
+    if parts.scheme == "http" and parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        raise AppError(f"'{text}': plain http is only allowed for loopback redirect URIs")
+    return text.strip()
+
+
+def save(
+    actor: str,
+    name: str,
+    kind: str,
+    hosts: list[str] = (),
+    redirect_uris: list[str] = (),
+    first_party: bool = True,
+    app_id: int | None = None,
+) -> ProtectedApp:
+    if not NAME.match(name):
+        raise AppError(f"'{name}' is not a valid app name (letters, digits, . _ -; up to 64)")
+    if kind not in {FORWARD_AUTH, OIDC}:
+        raise AppError(f"kind '{kind}' is not one of {FORWARD_AUTH}, {OIDC}")
+    hosts = [normalise_host(h) for h in hosts]
+    uris = [_redirect_uri(u) for u in redirect_uris]
+    if kind == FORWARD_AUTH and (not hosts or uris):
+        raise AppError("a forward-auth app needs one or more hosts and no redirect URIs")
+    if kind == OIDC and (not uris or hosts):
+        raise AppError("an OIDC app needs one or more redirect URIs and no hosts")
+    if ProtectedApp.objects.filter(name=name).exclude(id=app_id).exists():
+        raise AppError(f"an app named '{name}' already exists")
+    taken = {
+        host: other.name
+        for other in ProtectedApp.objects.filter(kind=FORWARD_AUTH).exclude(id=app_id)
+        for host in other.hosts
+    }
+    clash = next((h for h in hosts if h in taken), None)
+    if clash:
+        raise AppError(f"host {clash} already belongs to app '{taken[clash]}'")
+
+    def change(app: ProtectedApp) -> None:
+        app.name, app.kind, app.hosts, app.redirect_uris = name, kind, hosts, uris
+        app.first_party = first_party
+
+    return trail.save_audited(actor, "app", ProtectedApp, app_id, as_dict, change)
+
+
+def delete(actor: str, app: ProtectedApp) -> None:
+    trail.delete_audited(actor, "app", app, as_dict)
+
+
+def return_hosts() -> set[str]:
+    """Hosts a finished sign-in may send the browser back to (besides Gatehouse itself)."""
+    hosts: set[str] = set()
+    for kind, app_hosts, uris in ProtectedApp.objects.values_list("kind", "hosts", "redirect_uris"):
+        hosts.update(app_hosts if kind == FORWARD_AUTH else (urlsplit(u).netloc for u in uris))
+    return hosts
+
+
+def app_for_host(host: str) -> ProtectedApp | None:
+    host = host.strip().lower().rstrip(".")
+    for app in ProtectedApp.objects.filter(kind=FORWARD_AUTH):
+        if host in app.hosts:
+            return app
+    return None
+
+
+def app_for(name: str, return_to: str) -> str:
+    """The app a sign-in is for: the one named (OIDC), else the forward-auth app at the host
+    the browser returns to; "" for Gatehouse itself."""
+    if name and ProtectedApp.objects.filter(name=name).exists():
+        return name
+    found = app_for_host(urlsplit(return_to).netloc) if return_to else None
+    return found.name if found else ""
