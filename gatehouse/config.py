@@ -130,6 +130,15 @@ def _header_name(value: Any) -> str:
     return value
 
 
+def _cookie_domain(value: Any) -> str:
+    text = _text(value).strip().lower().lstrip(".")
+    if text and not re.fullmatch(
+        r"([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?", text
+    ):
+        raise ValueError("expected a domain such as example.org, or empty")
+    return text
+
+
 def _database_url(value: Any) -> str:
     text = _text(value)
     scheme = urlsplit(text).scheme
@@ -196,6 +205,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "X-Client-Cert-SHA256",
             "Header in which a trusted proxy forwards the SHA-256 fingerprint of the client "
             "certificate of a managed device.",
+        ),
+        "cookie_domain": Key(
+            _cookie_domain,
+            "",
+            "Domain of the sign-in cookie, e.g. example.org, so that one sign-in serves every "
+            "forward-auth host under it. Empty: only the public URL's host.",
         ),
         "allowed_hosts": Key(
             _string_list,
@@ -401,6 +416,13 @@ def load(
                 raise ConfigError(f"{origin}: {value!r} is not valid: {exc}") from None
     base_dir = source.parent if source else Path.cwd()
     config = Config(values=values, base_dir=base_dir, source=source)
+    public_host = urlsplit(config["server.public_url"]).hostname or ""
+    domain = config["server.cookie_domain"]
+    if domain and public_host != domain and not public_host.endswith("." + domain):
+        raise ConfigError(
+            f"server.cookie_domain: '{domain}' must be the public URL's host ({public_host}) "
+            "or a domain above it"
+        )
     if config["email.use_tls"] and config["email.use_ssl"]:
         raise ConfigError(
             "email.use_tls and email.use_ssl: choose one (STARTTLS, usually port 587, "

@@ -13,6 +13,7 @@ ORGANISATION = "Riverside Health (demo)"
 HELPDESK = "the Riverside IT helpdesk, extension 4357 (demo)"
 TRUST_SITES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "::1/128"]
 CAMPAIGN_DAYS = 14
+WEBMAIL_HOST = "mail.demo.test"
 # A trust computer: send this as X-Client-Cert-SHA256 from loopback (a trusted proxy).
 WARD_PC = "7d0c5b1e8a4f3c2b9e6d1a0f5c8b7e4d3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d"
 # username, display name, department, groups, password, admin
@@ -65,7 +66,7 @@ def seed() -> None:
     from django.utils import timezone
 
     from gatehouse.access import policies
-    from gatehouse.access.models import ManagedDevice, NamedLocation
+    from gatehouse.access.models import FORWARD_AUTH, ManagedDevice, NamedLocation, ProtectedApp
     from gatehouse.access.policyfile import default_policies
     from gatehouse.directory.models import User
     from gatehouse.enrollment.campaign import start_campaign
@@ -89,6 +90,9 @@ def seed() -> None:
         # The mission's rule: a password alone only on a trust computer at a trust site.
         policies.replace_all([replace(p, state="on") for p in default_policies()], actor="demo")
         start_campaign(timezone.localdate() + timedelta(days=CAMPAIGN_DAYS), actor="demo")
+        ProtectedApp.objects.update_or_create(
+            name="Webmail", defaults={"kind": FORWARD_AUTH, "hosts": [WEBMAIL_HOST]}
+        )
 
 
 def banner(url: str, config_path: Path) -> str:
@@ -108,6 +112,9 @@ def banner(url: str, config_path: Path) -> str:
         "  'Set it up now', scan the QR code with Microsoft or Google Authenticator (or type",
         "  the setup key) and enter the 6-digit code. Or go to /security-info once signed in.",
         "  Helpdesk: gatehouse tap issue carol  (a Temporary Access Pass: for staff with no phone)",
+        f"  Forward auth: the app 'Webmail' is {WEBMAIL_HOST}; ask as nginx would:",
+        f"    curl -i {url}/api/authz/auth-request -H 'X-Original-Method: GET' \\",
+        f"         -H 'X-Original-URL: https://{WEBMAIL_HOST}/'   (docs/proxies/nginx.md)",
         "  Stop with Ctrl-C (the demo data folder is then deleted).",
         "",
     ]

@@ -3,6 +3,7 @@ from django.urls import path
 from gatehouse import health
 from gatehouse.api import api
 from gatehouse.enrollment import views as portal
+from gatehouse.providers import forward_auth
 from gatehouse.signin import views as signin_views
 
 urlpatterns = [
@@ -19,5 +20,7 @@ urlpatterns = [
     path("security-info/sessions", signin_views.sessions_page, name="sessions"),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("api/authz/forward-auth", forward_auth.forward_auth),
+    path("api/authz/auth-request", forward_auth.auth_request),
     path("api/v1/", api.urls),
 ]

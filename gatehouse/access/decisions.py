@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gatehouse.access import devices
+from gatehouse.access import devices, snapshot
 from gatehouse.access.engine import Decision, SignInContext, evaluate
-from gatehouse.access.locator import Whereabouts, locator
-from gatehouse.access.policies import compiled
+from gatehouse.access.locator import Whereabouts, locate
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ def assess(
     client_type: str = "browser",
     satisfied: frozenset[str] = frozenset(),
 ) -> Assessment:
-    where = locator.locate(ip)
+    where = locate(ip)
     context = SignInContext(
         username=user.username,
         groups=user.group_names(),
@@ -40,4 +39,4 @@ def assess(
         client_type=client_type,  # type: ignore[arg-type]
         satisfied=satisfied,
     )
-    return Assessment(context, where, device, evaluate(context, compiled.current()))
+    return Assessment(context, where, device, evaluate(context, snapshot.current().policies))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from gatehouse.access import snapshot
 from gatehouse.access.models import ManagedDevice
 from gatehouse.audit import trail
 from gatehouse.csvimport import parse_rows
@@ -53,11 +54,7 @@ class DeviceClass:
 def classify(fingerprint: str | None) -> DeviceClass:
     if fingerprint is None:
         return DeviceClass("personal", "no_certificate")
-    device = (
-        ManagedDevice.objects.filter(fingerprint=fingerprint)
-        .only("id", "name", "compliant")
-        .first()
-    )
+    device = snapshot.current().devices.get(fingerprint)
     if device is None:
         return DeviceClass("personal", "unknown_certificate", fingerprint)
     if not device.compliant:

@@ -1,40 +1,21 @@
-"""Stored conditional-access policies: the compiled set the engine evaluates (rebuilt in
-process when any policy changes), and every change to them, audited."""
+"""Stored conditional-access policies and every change to them, audited. (The engine
+evaluates them from gatehouse.access.snapshot.)"""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Max
 
 from gatehouse.access import policyfile
-from gatehouse.access.engine import Policy, PolicySet
+from gatehouse.access.engine import Policy
 from gatehouse.access.models import AccessPolicy
 from gatehouse.audit import trail
 
 
 class PolicyNotFound(LookupError):
     pass
-
-
-class _Compiled:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._version: tuple | None = None
-        self._set: PolicySet | None = None
-
-    def current(self) -> PolicySet:
-        version = tuple(AccessPolicy.objects.aggregate(Max("updated_at"), Count("id")).values())
-        with self._lock:
-            if self._set is None or version != self._version:
-                self._set = PolicySet(stored())
-                self._version = version
-            return self._set
-
-
-compiled = _Compiled()
 
 
 def stored() -> list[Policy]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from gatehouse.access import snapshot
 from gatehouse.access.models import FORWARD_AUTH, OIDC, ProtectedApp
 from gatehouse.audit import trail
 
@@ -88,26 +89,10 @@ def delete(actor: str, app: ProtectedApp) -> None:
     trail.delete_audited(actor, "app", app, as_dict)
 
 
-def return_hosts() -> set[str]:
-    """Hosts a finished sign-in may send the browser back to (besides Gatehouse itself)."""
-    hosts: set[str] = set()
-    for kind, app_hosts, uris in ProtectedApp.objects.values_list("kind", "hosts", "redirect_uris"):
-        hosts.update(app_hosts if kind == FORWARD_AUTH else (urlsplit(u).netloc for u in uris))
-    return hosts
-
-
-def app_for_host(host: str) -> ProtectedApp | None:
-    host = host.strip().lower().rstrip(".")
-    for app in ProtectedApp.objects.filter(kind=FORWARD_AUTH):
-        if host in app.hosts:
-            return app
-    return None
-
-
 def app_for(name: str, return_to: str) -> str:
     """The app a sign-in is for: the one named (OIDC), else the forward-auth app at the host
     the browser returns to; "" for Gatehouse itself."""
-    if name and ProtectedApp.objects.filter(name=name).exists():
+    current = snapshot.current()
+    if name in current.apps:
         return name
-    found = app_for_host(urlsplit(return_to).netloc) if return_to else None
-    return found.name if found else ""
+    return current.app_hosts.get(urlsplit(return_to).netloc.lower(), "") if return_to else ""

@@ -18,4 +18,5 @@ class User(AbstractUser):
         return self.display_name or self.username
 
     def group_names(self) -> frozenset[str]:
-        return frozenset(self.groups.values_list("name", flat=True))
+        # .all() rather than a values query, so that a prefetch (sessions do one) is used.
+        return frozenset(group.name for group in self.groups.all())

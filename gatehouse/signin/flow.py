@@ -19,7 +19,7 @@ from gatehouse import crypto
 from gatehouse.access import devices, protected_apps
 from gatehouse.access.decisions import Assessment, assess
 from gatehouse.access.engine import Decision
-from gatehouse.access.locator import locator
+from gatehouse.access.locator import locate
 from gatehouse.directory.importer import normalise_username
 from gatehouse.enrollment import campaign, notices
 from gatehouse.methods import registry
@@ -251,7 +251,7 @@ def _logged(username: str, attempt: Attempt) -> dict:
     return {
         "username": username,
         "client": client,
-        "where": locator.locate(client.ip),
+        "where": locate(client.ip),
         "device": devices.classify(client.device_fingerprint),
         "app": attempt.app,
         "client_type": attempt.client_type,

@@ -78,3 +78,10 @@ class ThrottleRecord(models.Model):
     key = models.CharField(primary_key=True, max_length=200)
     data = models.TextField()
     expires_at = models.DateTimeField(db_index=True)
+
+
+class Generation(models.Model):
+    """Change counters for in-memory caches when no Redis is configured (gatehouse.generations)."""
+
+    name = models.CharField(primary_key=True, max_length=64)
+    value = models.BigIntegerField(default=0)

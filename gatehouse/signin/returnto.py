@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from gatehouse.access.protected_apps import return_hosts
+from gatehouse.access import snapshot
 
 
 def _public_host() -> str:
@@ -26,4 +26,4 @@ def safe_return_to(url: str | None) -> str:
     host = parts.netloc.lower()
     if host == _public_host():
         return url if parts.scheme == urlsplit(settings.PUBLIC_URL).scheme else ""
-    return url if host in return_hosts() else ""
+    return url if host in snapshot.current().return_hosts else ""

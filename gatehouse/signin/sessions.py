@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from time import monotonic
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 
-from gatehouse import crypto
+from gatehouse import crypto, generations
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SSOSession
 
 COOKIE = settings.SESSION_COOKIE_NAME
+GENERATION = "sessions"
 # last_seen is written at most this often, so that reads do not each become a write.
 TOUCH_INTERVAL = timedelta(seconds=60)
 
@@ -65,17 +67,57 @@ def create(
     return NewSession(session, token)
 
 
+class _Recent:
+    """Sessions looked up in the last few seconds, so that a burst of requests from one browser
+    (every forward-auth check of every page asset) costs no query. Any session's end, and any
+    change to users or groups, empties it on every instance (gatehouse.generations)."""
+
+    SECONDS = 30.0
+    MAX = 20_000
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[SSOSession, float, tuple[int, int]]] = {}
+
+    def get(self, digest: str) -> SSOSession | None:
+        entry = self.entries.get(digest)
+        if entry is None:
+            return None
+        session, loaded, stamp = entry
+        if stamp != generations.current(GENERATION) or monotonic() - loaded > self.SECONDS:
+            self.entries.pop(digest, None)
+            return None
+        return session
+
+    def put(self, digest: str, session: SSOSession) -> None:
+        if len(self.entries) >= self.MAX:
+            self.entries.clear()
+        self.entries[digest] = (session, monotonic(), generations.current(GENERATION))
+
+
+_recent = _Recent()
+
+
+def _load(digest: str) -> SSOSession | None:
+    session = _recent.get(digest)
+    if session is None:
+        session = (
+            SSOSession.objects.select_related("user")
+            .prefetch_related("user__groups")
+            .filter(token_hash=digest, ended_at__isnull=True)
+            .first()
+        )
+        if session is not None:
+            _recent.put(digest, session)
+    return session
+
+
 def resolve(token: str | None, now: datetime | None = None) -> SSOSession | None:
     """The live session for a cookie value, ending it if it has run out."""
     if not token or len(token) > 100:
         return None
     now = now or timezone.now()
-    session = (
-        SSOSession.objects.select_related("user")
-        .filter(token_hash=crypto.digest(token), ended_at__isnull=True)
-        .first()
-    )
-    if session is None:
+    session = _load(crypto.digest(token))
+    if session is None or session.ended_at is not None:
         return None
     if now >= session.expires_at:
         end(session, "expired")
@@ -98,6 +140,7 @@ def upgrade(session: SSOSession, amr: list[str]) -> None:
     session.scope = "full"
     session.amr = list(dict.fromkeys([*session.amr, *amr]))
     SSOSession.objects.filter(pk=session.pk).update(scope=session.scope, amr=session.amr)
+    generations.bump(GENERATION)
 
 
 def end(session: SSOSession, reason: str) -> None:
@@ -105,6 +148,7 @@ def end(session: SSOSession, reason: str) -> None:
     SSOSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
         ended_at=now, ended_reason=reason
     )
+    generations.bump(GENERATION)
     session.ended_at = now
     session.ended_reason = reason
 
@@ -129,6 +173,7 @@ def set_cookie(response: HttpResponse, new: NewSession) -> None:
         httponly=True,
         samesite="Lax",
         path="/",
+        domain=settings.CONFIG["server.cookie_domain"] or None,
     )
 
 
@@ -137,4 +182,6 @@ def _seconds_left(session: SSOSession) -> int:
 
 
 def clear_cookie(response: HttpResponse) -> None:
-    response.delete_cookie(COOKIE, path="/", samesite="Lax")
+    response.delete_cookie(
+        COOKIE, path="/", samesite="Lax", domain=settings.CONFIG["server.cookie_domain"] or None
+    )

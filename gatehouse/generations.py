@@ -1,0 +1,98 @@
+"""Change counters that tell every process when its in-memory caches are stale.
+
+A change bumps a named counter (in Redis when `cache.url` is set, else in the database).
+Readers compare the counters they last saw at most once per `CHECK_INTERVAL`, so caches on
+every instance follow a change within about a second, and the process that made the change
+follows it at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import cache
+
+import redis
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import F
+
+CHECK_INTERVAL = 1.0
+REDIS_KEY = "gatehouse:generations"
+
+
+class _Store:
+    def read(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def bump(self, name: str) -> None:
+        raise NotImplementedError
+
+
+class _RedisStore(_Store):
+    def __init__(self, url: str):
+        self.client = redis.Redis.from_url(url)
+
+    def read(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.client.hgetall(REDIS_KEY).items()}
+
+    def bump(self, name: str) -> None:
+        self.client.hincrby(REDIS_KEY, name, 1)
+
+
+class _DatabaseStore(_Store):
+    def read(self) -> dict[str, int]:
+        from gatehouse.signin.models import Generation
+
+        return dict(Generation.objects.values_list("name", "value"))
+
+    def bump(self, name: str) -> None:
+        from gatehouse.signin.models import Generation
+
+        if not Generation.objects.filter(name=name).update(value=F("value") + 1):
+            Generation.objects.get_or_create(name=name, defaults={"value": 1})
+
+
+@cache
+def _store() -> _Store:
+    return _RedisStore(settings.CACHE_URL) if settings.CACHE_URL else _DatabaseStore()
+
+
+class _Seen:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.values: dict[str, int] = {}
+        self.local: dict[str, int] = {}
+        self.checked = 0.0
+
+
+_seen = _Seen()
+
+
+def current(name: str) -> tuple[int, int]:
+    """An opaque stamp for `name` that changes whenever it is bumped, here or elsewhere."""
+    now = time.monotonic()
+    if now - _seen.checked >= CHECK_INTERVAL:
+        values = _store().read()
+        with _seen.lock:
+            _seen.values, _seen.checked = values, now
+    return _seen.values.get(name, 0), _seen.local.get(name, 0)
+
+
+def bump(name: str) -> None:
+    """Mark `name` changed: at once in this process, and for the others once committed."""
+    with _seen.lock:
+        _seen.local[name] = _seen.local.get(name, 0) + 1
+    transaction.on_commit(lambda: _store().bump(name))
+
+
+def bump_on_change(name: str, *senders: type[models.Model]) -> None:
+    """Bump `name` whenever a row of one of these models (or many-to-many `through` models)
+    is saved, deleted or linked."""
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    def handler(**kwargs) -> None:
+        bump(name)
+
+    for sender in senders:
+        for signal in (post_save, post_delete, m2m_changed):
+            signal.connect(handler, sender=sender, weak=False)
