@@ -19,7 +19,8 @@ DEFAULTS = {"digits": 6, "algorithm": "SHA1", "period": 30}
 
 
 def qr_svg(text: str) -> str:
-    return segno.make(text, error="m").svg_inline(scale=5, dark="#1b1f24")
+    # No fixed size: the page scales it to fit a phone screen.
+    return segno.make(text, error="m").svg_inline(omitsize=True, dark="#1b1f24", border=4)
 
 
 class TotpFactor(Factor):
