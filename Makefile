@@ -18,10 +18,12 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	PORT=$(PORT) $(VENV)/bin/gatehouse demo --port $(PORT)
 
-# Debian packages the end-to-end and browser tests drive; installed when missing (needs root).
+# Debian packages the end-to-end and browser tests and bench/ drive; installed when missing
+# (needs root). nginx's njs module hashes managed devices' certificates (docs/proxies/nginx.md).
 system-deps:
 	@missing=""; \
-	for pkg in chromium nginx; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
+	for pkg in chromium nginx caddy wrk; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
+	[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || missing="$$missing libnginx-mod-http-js"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
@@ -47,7 +49,7 @@ test-postgres: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check gatehouse tests bench
 	$(VENV)/bin/ruff format --check gatehouse tests bench
-	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py
+	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py gatehouse/authenticator/protocol.py gatehouse/authenticator/client.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

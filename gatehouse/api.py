@@ -62,6 +62,8 @@ def require_json(get_response):
 
 
 def register_routers() -> None:
+    from gatehouse.authenticator.api import device_router as authenticator_router
+    from gatehouse.authenticator.api import portal_router as pairing_router
     from gatehouse.console.api import router as admin_router
     from gatehouse.enrollment.api import router as campaign_router
     from gatehouse.enrollment.portal_api import router as portal_router
@@ -71,6 +73,8 @@ def register_routers() -> None:
     api.add_router("", signin_router)
     api.add_router("/me", me_router)
     api.add_router("/me", portal_router)
+    api.add_router("/authenticator", authenticator_router)
+    api.add_router("/me/authenticator", pairing_router)
     api.add_router("/admin", admin_router)
     api.add_router("/admin/campaign", campaign_router)
 

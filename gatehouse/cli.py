@@ -21,9 +21,16 @@ class CommandError(Exception):
     """A one-line reason to refuse the command."""
 
 
-def _setup() -> gatehouse_config.Config:
-    """Validate the configuration, then start Django on it."""
+def _setup(signing_key: bool = False) -> gatehouse_config.Config:
+    """Validate the configuration, then start Django on it. `signing_key`: first create the
+    OIDC signing key file if there is none (the commands that prepare a server do)."""
     config = gatehouse_config.load()
+    if signing_key:
+        from gatehouse.providers.oidc import keys
+
+        path = config.path("oidc.signing_key_file")
+        if keys.ensure(path):
+            print(f"created the OIDC signing key {path} (mode 0600)", file=sys.stderr)
     gatehouse_config.check(config)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gatehouse.settings")
     import django
@@ -69,13 +76,13 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    _setup()
+    _setup(signing_key=True)
     _migrate()
     print("database up to date")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    _setup()
+    _setup(signing_key=True)
     _migrate()
     serve(args.host, args.port, args.workers)
 
@@ -357,6 +364,16 @@ def cmd_users_unlock(args: argparse.Namespace) -> None:
     print(f"unlocked {user.username}")
 
 
+def cmd_users_unblock(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.authenticator import fraud
+
+    user = _user(args.user)
+    if not fraud.lift(user, _actor()):
+        raise CommandError(f"'{user.username}' is not blocked")
+    print(f"lifted the block on {user.username}")
+
+
 def cmd_secrets_rotate(args: argparse.Namespace) -> None:
     config = _setup()
     from gatehouse.keyrotation import rotate
@@ -369,6 +386,7 @@ def cmd_secrets_rotate(args: argparse.Namespace) -> None:
 def cmd_apps_add(args: argparse.Namespace) -> None:
     _setup()
     from gatehouse.access import protected_apps
+    from gatehouse.access.models import OIDC
 
     try:
         app = protected_apps.save(
@@ -378,10 +396,52 @@ def cmd_apps_add(args: argparse.Namespace) -> None:
             hosts=args.host or [],
             redirect_uris=args.redirect_uri or [],
             first_party=not args.third_party,
+            confidential=args.confidential,
         )
     except protected_apps.AppError as exc:
         raise CommandError(str(exc)) from None
     print(f"added {app.kind} app {app.name}")
+    if app.kind == OIDC:
+        from django.conf import settings
+
+        kind = "confidential" if app.confidential else "public, PKCE S256"
+        print(f"client_id {app.name} ({kind}); issuer {settings.PUBLIC_URL} (docs/oidc.md)")
+    if app.confidential:
+        _print_client_secret(app)
+
+
+def _print_client_secret(app) -> None:
+    from gatehouse.providers.oidc import clients
+
+    print(f"client secret of {app.name} (shown once; `gatehouse apps secret` makes a new one):")
+    print(clients.new_secret(app))
+
+
+def cmd_apps_secret(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.access.models import ProtectedApp
+    from gatehouse.audit import trail
+
+    app = ProtectedApp.objects.filter(name=args.name).first()
+    if app is None:
+        raise CommandError(f"no app named '{args.name}'")
+    if not app.confidential:
+        raise CommandError(f"'{app.name}' is not a confidential OIDC client; it has no secret")
+    trail.record(_actor(), "app.secret", f"app:{app.pk}")
+    _print_client_secret(app)
+
+
+def cmd_oidc_rotate_key(args: argparse.Namespace) -> None:
+    config = _setup()
+    from gatehouse.audit import trail
+    from gatehouse.providers.oidc import keys
+
+    path = config.path("oidc.signing_key_file")
+    new, retired = keys.rotate(path)
+    trail.record(_actor(), "oidc.rotate_key", "oidc-signing-key", kid=new, retired=retired)
+    kept = f"the previous key {retired} is still published" if retired else "no key before it"
+    print(f"new OIDC signing key {new} in {path}; {kept}")
+    print("restart every Gatehouse instance now so that all of them sign with it")
 
 
 def cmd_apps_list(args: argparse.Namespace) -> None:
@@ -582,6 +642,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unlock.add_argument("user")
     unlock.set_defaults(handler=cmd_users_unlock)
+    unblock = users_sub.add_parser(
+        "unblock", help="Lift the block after USER reported a push as not theirs"
+    )
+    unblock.add_argument("user")
+    unblock.set_defaults(handler=cmd_users_unblock)
 
     tap_cmd = add("tap", _needs_action, "Temporary Access Passes (helpdesk).")
     tap_sub = _actions(tap_cmd)
@@ -598,6 +663,16 @@ def build_parser() -> argparse.ArgumentParser:
     tap_revoke = tap_sub.add_parser("revoke", help="Revoke USER's pass")
     tap_revoke.add_argument("user")
     tap_revoke.set_defaults(handler=cmd_tap_revoke)
+
+    oidc_cmd = add("oidc", _needs_action, "The OIDC provider (docs/oidc.md).")
+    oidc_sub = _actions(oidc_cmd)
+    rotate_help = (
+        "Sign ID tokens with a new key from now on; the previous key stays published in the "
+        "JWKS so that tokens it signed still verify. Restart every instance afterwards."
+    )
+    oidc_sub.add_parser("rotate-key", help=rotate_help, description=rotate_help).set_defaults(
+        handler=cmd_oidc_rotate_key
+    )
 
     secrets_cmd = add("secrets", _needs_action, "The secret key.")
     secrets_sub = _actions(secrets_cmd)
@@ -639,7 +714,16 @@ def build_parser() -> argparse.ArgumentParser:
     app_add.add_argument("--host", action="append", help="host the proxy serves it at")
     app_add.add_argument("--redirect-uri", action="append", help="OIDC redirect URI")
     app_add.add_argument("--third-party", action="store_true", help="ask users for consent (OIDC)")
+    app_add.add_argument(
+        "--confidential",
+        action="store_true",
+        help="OIDC client with a secret (printed once), for server-side apps; else public (PKCE)",
+    )
     app_add.set_defaults(handler=cmd_apps_add)
+    reissue_help = "Give a confidential OIDC client a new secret (printed once; the old one stops)"
+    app_secret = apps_sub.add_parser("secret", help=reissue_help, description=reissue_help)
+    app_secret.add_argument("name")
+    app_secret.set_defaults(handler=cmd_apps_secret)
     apps_sub.add_parser("list", help="List the apps").set_defaults(handler=cmd_apps_list)
     app_remove = apps_sub.add_parser("remove", help="Remove an app")
     app_remove.add_argument("name")
@@ -723,7 +807,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     campaign_cmd.add_argument("--end", action="store_true", help="end the running campaign")
 
-    jobs_cmd = add("jobs", _needs_action, "Scheduled jobs (registration reminders).")
+    jobs_cmd = add(
+        "jobs",
+        _needs_action,
+        "Scheduled jobs (registration reminders, clearing expired OIDC tokens).",
+    )
     jobs_sub = _actions(jobs_cmd)
     jobs_run = jobs_sub.add_parser(
         "run", help="Run every job (or those named) once; safe to repeat, e.g. from cron"

@@ -179,6 +179,21 @@ def _choice(*options: str) -> Callable[[Any], str]:
     return parse
 
 
+def _contact(value: Any) -> str:
+    text = _text(value).strip()
+    if text and not re.fullmatch(r"mailto:[^@\s]+@[^@\s]+|https://[^\s/]+(/\S*)?", text):
+        raise ValueError("expected empty, mailto:someone@example.org or an https:// URL")
+    return text
+
+
+def _host_list(value: Any) -> tuple[str, ...]:
+    hosts = tuple(host.lower().rstrip(".") for host in _string_list(value))
+    for host in hosts:
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]", host):
+            raise ValueError(f"'{host}' is not a host name such as fcm.googleapis.com")
+    return hosts
+
+
 @dataclass(frozen=True)
 class Key:
     parse: Callable[[Any], Any]
@@ -304,6 +319,59 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "timeout": Key(_integer(1, 300), 10, "Seconds to wait for the SMTP server."),
     },
+    "oidc": {
+        "signing_key_file": Key(
+            _text,
+            "oidc-signing.pem",
+            "File (relative to this file) holding the RSA keys that sign ID tokens, current key "
+            "first. `gatehouse serve`, `migrate` and `demo` create it (mode 0600) when missing; "
+            "`gatehouse oidc rotate-key` adds a new current key. Keep it out of backups of the "
+            "database, like secrets.key_file.",
+        ),
+        "access_token_lifetime": Key(
+            _duration(60, 86400),
+            "1h",
+            "How long an OIDC access token (and ID token) is valid.",
+        ),
+        "refresh_token_lifetime": Key(
+            _duration(3600, 365 * 86400),
+            "30d",
+            "How long an unused OIDC refresh token stays usable after its access token expires.",
+        ),
+    },
+    "authenticator": {
+        "vapid_key_file": Key(
+            _text,
+            "vapid.pem",
+            "File (relative to this file) holding the VAPID key that identifies Gatehouse to push "
+            "services (RFC 8292). Created with mode 0600 on first use; every instance needs the "
+            "same file, and replacing it stops notifications until each phone re-subscribes.",
+        ),
+        "vapid_contact": Key(
+            _contact,
+            "",
+            "Contact that push services may use about Gatehouse's notifications (mailto: or "
+            "https://). Empty: mailto: the address in email.from_address.",
+        ),
+        "push_services": Key(
+            _host_list,
+            (
+                "fcm.googleapis.com",
+                "push.services.mozilla.com",
+                "push.apple.com",
+                "notify.windows.com",
+            ),
+            "Push services (host names; subdomains included) that phones' Web Push subscriptions "
+            "may point at; Gatehouse sends to no other address. Chrome and Android, Firefox, "
+            "Safari and Edge by default.",
+        ),
+        "fraud_block": Key(
+            _duration(3600, 3650 * 86400),
+            "90d",
+            'After someone answers a push with "It wasn\'t me — report it", how long their push '
+            "and password sign-ins stay blocked, unless the helpdesk lifts it sooner.",
+        ),
+    },
     "log": {
         "level": Key(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level."),
     },
@@ -339,6 +407,11 @@ class Config:
         return self.secret_keys[0]
 
     @property
+    def signing_keys(self) -> list[str]:
+        """The OIDC signing keys (PEM), current first; none until the file is created."""
+        return read_signing_keys(self.path("oidc.signing_key_file"))
+
+    @property
     def sqlite_path(self) -> Path | None:
         url = self["database.url"]
         if not url.startswith("sqlite:///"):
@@ -366,6 +439,27 @@ def read_secret_keys(path: Path) -> list[str]:
                 f"secrets.key_file: '{path}' key {number} has {len(key)} characters; "
                 "at least 32 needed"
             )
+    return keys
+
+
+_PEM_PRIVATE_KEY = re.compile(
+    r"-----BEGIN (?:RSA )?PRIVATE KEY-----.+?-----END (?:RSA )?PRIVATE KEY-----", re.S
+)
+
+
+def read_signing_keys(path: Path) -> list[str]:
+    """PEM private keys in the order the file holds them (current first); [] if it is missing."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ConfigError(
+            f"oidc.signing_key_file: '{path}' cannot be read ({exc.strerror})"
+        ) from None
+    keys = [block + "\n" for block in _PEM_PRIVATE_KEY.findall(text)]
+    if not keys:
+        raise ConfigError(f"oidc.signing_key_file: '{path}' holds no PEM private key")
     return keys
 
 
@@ -439,6 +533,14 @@ def load(
 def check(config: Config) -> None:
     """Checks that need the file system; `load` has done the rest."""
     _ = config.secret_key
+    from gatehouse.crypto import check_rsa_private_key_pem
+
+    for number, pem in enumerate(config.signing_keys, start=1):
+        try:
+            check_rsa_private_key_pem(pem)
+        except ValueError as exc:
+            path = config.path("oidc.signing_key_file")
+            raise ConfigError(f"oidc.signing_key_file: '{path}' key {number} is {exc}") from None
 
 
 def render_commented(overrides: dict[str, dict[str, Any]] | None = None) -> str:

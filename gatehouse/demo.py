@@ -16,6 +16,9 @@ CAMPAIGN_DAYS = 14
 WEBMAIL_HOST = "mail.demo.test"
 # A trust computer: send this as X-Client-Cert-SHA256 from loopback (a trusted proxy).
 WARD_PC = "7d0c5b1e8a4f3c2b9e6d1a0f5c8b7e4d3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d"
+# A public OIDC client (PKCE) to try the provider with, e.g. an RP listening on port 8765.
+PORTAL = "demo-portal"
+PORTAL_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 # username, display name, department, groups, password, admin
 USERS = [
     ("alice", "Alice Adeyemi", "Clinical", ["Clinical staff"], "riverside-alice", False),
@@ -66,7 +69,13 @@ def seed() -> None:
     from django.utils import timezone
 
     from gatehouse.access import policies
-    from gatehouse.access.models import FORWARD_AUTH, ManagedDevice, NamedLocation, ProtectedApp
+    from gatehouse.access.models import (
+        FORWARD_AUTH,
+        OIDC,
+        ManagedDevice,
+        NamedLocation,
+        ProtectedApp,
+    )
     from gatehouse.access.policyfile import default_policies
     from gatehouse.directory.models import User
     from gatehouse.enrollment.campaign import start_campaign
@@ -90,12 +99,16 @@ def seed() -> None:
         # The mission's rule: a password alone only on a trust computer at a trust site.
         policies.replace_all([replace(p, state="on") for p in default_policies()], actor="demo")
         start_campaign(timezone.localdate() + timedelta(days=CAMPAIGN_DAYS), actor="demo")
+        # Saving the app registers its OIDC client (gatehouse.providers.oidc.clients).
+        ProtectedApp.objects.update_or_create(
+            name=PORTAL, defaults={"kind": OIDC, "redirect_uris": [PORTAL_REDIRECT_URI]}
+        )
         ProtectedApp.objects.update_or_create(
             name="Webmail", defaults={"kind": FORWARD_AUTH, "hosts": [WEBMAIL_HOST]}
         )
 
 
-def banner(url: str, config_path: Path) -> str:
+def banner(url: str, config_path: Path, throwaway: bool = True) -> str:
     lines = [
         "",
         f"Gatehouse demo: {ORGANISATION}",
@@ -112,10 +125,17 @@ def banner(url: str, config_path: Path) -> str:
         "  'Set it up now', scan the QR code with Microsoft or Google Authenticator (or type",
         "  the setup key) and enter the 6-digit code. Or go to /security-info once signed in.",
         "  Helpdesk: gatehouse tap issue carol  (a Temporary Access Pass: for staff with no phone)",
+        f"  OIDC: discovery at {url}/.well-known/openid-configuration; public client {PORTAL}",
+        f"    (PKCE, redirect URI {PORTAL_REDIRECT_URI}; docs/oidc.md)",
         f"  Forward auth: the app 'Webmail' is {WEBMAIL_HOST}; ask as nginx would:",
         f"    curl -i {url}/api/authz/auth-request -H 'X-Original-Method: GET' \\",
         f"         -H 'X-Original-URL: https://{WEBMAIL_HOST}/'   (docs/proxies/nginx.md)",
-        "  Stop with Ctrl-C (the demo data folder is then deleted).",
+        "  Stop with Ctrl-C"
+        + (
+            " (the demo data folder is then deleted)."
+            if throwaway
+            else f" (data kept in {config_path.parent})."
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -129,10 +149,10 @@ def run_demo(host: str, port: int, folder: str | None) -> None:
     try:
         config_path = write_config(data, host, port)
         os.environ[gatehouse_config.CONFIG_ENV] = str(config_path)
-        cli._setup()
+        cli._setup(signing_key=True)
         cli._migrate()
         seed()
-        print(banner(f"http://{host}:{port}", config_path), flush=True)
+        print(banner(f"http://{host}:{port}", config_path, throwaway), flush=True)
         cli.serve(host, port, workers=1)
     finally:
         if throwaway:

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F
 
+from gatehouse import hotpath
+
 CHECK_INTERVAL = 1.0
 REDIS_KEY = "gatehouse:generations"
 
@@ -72,6 +74,7 @@ def current(name: str) -> tuple[int, int]:
     """An opaque stamp for `name` that changes whenever it is bumped, here or elsewhere."""
     now = time.monotonic()
     if now - _seen.checked >= CHECK_INTERVAL:
+        hotpath.may_block()
         values = _store().read()
         with _seen.lock:
             _seen.values, _seen.checked = values, now

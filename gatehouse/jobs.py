@@ -48,7 +48,17 @@ def _registration_reminders(now: datetime) -> Outcome:
     return reminders.send_due(now)
 
 
-JOBS: tuple[Job, ...] = (Job("registration-reminders", _registration_reminders),)
+def _oidc_tokens(now: datetime) -> Outcome:
+    """Delete expired OIDC codes and tokens, and what Gatehouse kept about them."""
+    from gatehouse.providers.oidc import grants
+
+    return grants.clear_finished(now)
+
+
+JOBS: tuple[Job, ...] = (
+    Job("registration-reminders", _registration_reminders),
+    Job("oidc-tokens", _oidc_tokens),
+)
 
 
 def names() -> list[str]:

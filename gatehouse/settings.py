@@ -30,9 +30,12 @@ INSTALLED_APPS = [
     "gatehouse.access",
     "gatehouse.signin",
     "gatehouse.methods",
+    "gatehouse.authenticator",
     "gatehouse.enrollment",
     "gatehouse.audit",
     "gatehouse.console",
+    "oauth2_provider",
+    "gatehouse.providers.oidc",
 ]
 
 MIDDLEWARE = [
@@ -86,8 +89,10 @@ def _database(url: str) -> dict:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        "CONN_MAX_AGE": 60,
-        "CONN_HEALTH_CHECKS": True,
+        # A pool per process: under ASGI every request may run on a thread of its own, and
+        # per-thread persistent connections would exhaust the server's connection slots.
+        "CONN_MAX_AGE": 0,
+        "OPTIONS": {"pool": {"min_size": 1, "max_size": 20, "timeout": 3}},
     }
 
 
@@ -128,6 +133,52 @@ SESSION_COOKIE_NAME = "gatehouse_session"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# The OIDC provider (django-oauth-toolkit; docs/oidc.md). Its clients follow the protected apps
+# of kind "oidc" (gatehouse.providers.oidc.clients); its endpoints live under /oauth/.
+OIDC_SIGNING_KEYS = CONFIG.signing_keys
+LOGIN_URL = "/signin"
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": PUBLIC_URL,
+    "OIDC_RSA_PRIVATE_KEY": OIDC_SIGNING_KEYS[0] if OIDC_SIGNING_KEYS else "",
+    # Keys retired by `gatehouse oidc rotate-key` stay in the JWKS, so that ID tokens signed
+    # before the rotation still verify.
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": OIDC_SIGNING_KEYS[1:],
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    ],
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    # An RP that names the signed-in user's own ID token logs out without a question.
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    # Not every token of the user: gatehouse.providers.oidc.grants revokes those of the
+    # SSO session that ends.
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
+    "OAUTH2_VALIDATOR_CLASS": "gatehouse.providers.oidc.validator.GatehouseValidator",
+    "SCOPES": {
+        "openid": "Sign you in",
+        "profile": "Your name and username",
+        "email": "Your email address",
+        "groups": "The groups you belong to",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": CONFIG["oidc.access_token_lifetime"],
+    "ID_TOKEN_EXPIRE_SECONDS": CONFIG["oidc.access_token_lifetime"],
+    "REFRESH_TOKEN_EXPIRE_SECONDS": CONFIG["oidc.refresh_token_lifetime"],
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # Consent, once given to a third-party app, holds while one of its tokens is valid.
+    "REQUEST_APPROVAL_PROMPT": "auto",
+}
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

@@ -1,9 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
 from gatehouse import health
 from gatehouse.api import api
+from gatehouse.authenticator import views as authenticator_views
 from gatehouse.enrollment import views as portal
 from gatehouse.providers import forward_auth
+from gatehouse.providers.oidc import views as oidc_views
 from gatehouse.signin import views as signin_views
 
 urlpatterns = [
@@ -15,12 +17,17 @@ urlpatterns = [
     path("security-info/totp", portal.add_totp),
     path("security-info/totp/<int:method_id>/confirm", portal.confirm_totp),
     path("security-info/recovery-codes", portal.recovery_codes),
+    path("security-info/authenticator", authenticator_views.pair_page),
     path("security-info/methods/<int:method_id>", portal.change_method),
     path("security-info/sign-ins", portal.sign_ins),
     path("security-info/sessions", signin_views.sessions_page, name="sessions"),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
-    path("api/authz/forward-auth", forward_auth.forward_auth),
-    path("api/authz/auth-request", forward_auth.auth_request),
+    path("api/authz/forward-auth", forward_auth.django_view),
+    path("api/authz/auth-request", forward_auth.django_view),
     path("api/v1/", api.urls),
+    path("oauth/", include("gatehouse.providers.oidc.urls")),
+    path(".well-known/openid-configuration", oidc_views.DiscoveryView.as_view()),
 ]
+
+handler500 = "gatehouse.health.server_error"

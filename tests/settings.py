@@ -1,14 +1,20 @@
-"""Settings for the test suite: a throwaway secret key and a cheap Argon2 cost, then the real
-settings. GATEHOUSE_DATABASE_URL (set by `make test-postgres` / CI) selects PostgreSQL."""
+"""Settings for the test suite: a throwaway secret key and OIDC signing key and a cheap Argon2
+cost, then the real settings. GATEHOUSE_DATABASE_URL (set by `make test-postgres` / CI) selects
+PostgreSQL."""
 
 import os
 import secrets
 import tempfile
 from pathlib import Path
 
+from gatehouse.crypto import new_rsa_private_key_pem
+
 _folder = Path(tempfile.mkdtemp(prefix="gatehouse-test-"))
 (_folder / "secret.key").write_text(secrets.token_urlsafe(48))
 os.environ["GATEHOUSE_SECRETS_KEY_FILE"] = str(_folder / "secret.key")
+(_folder / "oidc-signing.pem").write_text(new_rsa_private_key_pem())
+os.environ["GATEHOUSE_OIDC_SIGNING_KEY_FILE"] = str(_folder / "oidc-signing.pem")
+os.environ["GATEHOUSE_AUTHENTICATOR_VAPID_KEY_FILE"] = str(_folder / "vapid.pem")
 os.environ.setdefault("GATEHOUSE_PASSWORDS_ARGON2_TIME_COST", "1")
 os.environ.setdefault("GATEHOUSE_PASSWORDS_ARGON2_MEMORY_COST", "8192")
 os.environ.setdefault("GATEHOUSE_PASSWORDS_ARGON2_PARALLELISM", "1")

@@ -66,6 +66,8 @@ class ProtectedApp(models.Model):
     hosts = models.JSONField(default=list)
     redirect_uris = models.JSONField(default=list)
     first_party = models.BooleanField(default=True)
+    # OIDC only: a server-side client that authenticates with a secret (else public, PKCE).
+    confidential = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

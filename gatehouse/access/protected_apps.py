@@ -27,6 +27,7 @@ def as_dict(app: ProtectedApp) -> dict:
         "hosts": list(app.hosts),
         "redirect_uris": list(app.redirect_uris),
         "first_party": app.first_party,
+        "confidential": app.confidential,
     }
 
 
@@ -56,7 +57,10 @@ def save(
     redirect_uris: list[str] = (),
     first_party: bool = True,
     app_id: int | None = None,
+    confidential: bool = False,
 ) -> ProtectedApp:
+    """Add (app_id None) or replace an app. An OIDC app's name is its client_id, so it cannot
+    be renamed; its OAuth client follows every change (gatehouse.providers.oidc.clients)."""
     if not NAME.match(name):
         raise AppError(f"'{name}' is not a valid app name (letters, digits, . _ -; up to 64)")
     if kind not in {FORWARD_AUTH, OIDC}:
@@ -67,8 +71,16 @@ def save(
         raise AppError("a forward-auth app needs one or more hosts and no redirect URIs")
     if kind == OIDC and (not uris or hosts):
         raise AppError("an OIDC app needs one or more redirect URIs and no hosts")
+    if confidential and kind != OIDC:
+        raise AppError("only an OIDC app can be a confidential client")
     if ProtectedApp.objects.filter(name=name).exclude(id=app_id).exists():
         raise AppError(f"an app named '{name}' already exists")
+    renamed = ProtectedApp.objects.filter(id=app_id, kind=OIDC).exclude(name=name).first()
+    if renamed is not None:
+        raise AppError(
+            f"an OIDC app's name is its client_id: '{renamed.name}' cannot be renamed "
+            "(remove it and add it again)"
+        )
     taken = {
         host: other.name
         for other in ProtectedApp.objects.filter(kind=FORWARD_AUTH).exclude(id=app_id)
@@ -80,7 +92,7 @@ def save(
 
     def change(app: ProtectedApp) -> None:
         app.name, app.kind, app.hosts, app.redirect_uris = name, kind, hosts, uris
-        app.first_party = first_party
+        app.first_party, app.confidential = first_party, confidential
 
     return trail.save_audited(actor, "app", ProtectedApp, app_id, as_dict, change)
 

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from gatehouse import generations
+from gatehouse import generations, hotpath
 from gatehouse.access import policyfile
 from gatehouse.access.engine import PolicySet
 from gatehouse.access.models import (
@@ -80,6 +80,7 @@ class _Current:
         snapshot = self._snapshot
         if snapshot is not None and stamp == self._stamp:
             return snapshot
+        hotpath.may_block()
         with self._lock:
             if self._snapshot is None or stamp != self._stamp:
                 self._snapshot, self._stamp = load(), stamp

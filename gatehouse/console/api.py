@@ -16,6 +16,7 @@ from gatehouse.access import devices, locations, policies, policyfile, protected
 from gatehouse.access.models import ManagedDevice, NamedLocation, ProtectedApp
 from gatehouse.audit import trail
 from gatehouse.audit.models import AuditEvent
+from gatehouse.authenticator import fraud
 from gatehouse.config import parse_duration
 from gatehouse.console import tokens
 from gatehouse.directory.importer import normalise_username
@@ -178,6 +179,7 @@ class AppIn(Schema):
     hosts: list[str] = []
     redirect_uris: list[str] = []
     first_party: bool = True
+    confidential: bool = False
 
 
 class AppOut(AppIn):
@@ -328,6 +330,41 @@ def unlock_user(request: HttpRequest, username: str):
     user = _user_or_404(username)
     throttle().unlock(user.username)
     trail.record(_actor(request), "user.unlock", f"user:{user.username}")
+    return Status(204, None)
+
+
+class FraudBlockOut(Schema):
+    user: str
+    reported_at: datetime
+    until: datetime
+
+
+NOT_BLOCKED = {"error": "not_found", "message": "this user is not blocked"}
+
+
+@router.get(
+    "/users/{username}/fraud-block",
+    response={200: FraudBlockOut, 404: ErrorOut},
+    summary="The user's block after they reported a push as not theirs",
+)
+def fraud_block(request: HttpRequest, username: str):
+    user = _user_or_404(username)
+    block = fraud.current_block(user)
+    if block is None:
+        return Status(404, NOT_BLOCKED)
+    return Status(
+        200, {"user": user.username, "reported_at": block.reported_at, "until": block.until}
+    )
+
+
+@router.post(
+    "/users/{username}/fraud-block/lift",
+    response={204: None, 404: ErrorOut},
+    summary="Lift the block after a reported push (docs/authenticator.md)",
+)
+def lift_fraud_block(request: HttpRequest, username: str):
+    if not fraud.lift(_user_or_404(username), _actor(request)):
+        return Status(404, NOT_BLOCKED)
     return Status(204, None)
 
 

@@ -18,5 +18,11 @@ class User(AbstractUser):
         return self.display_name or self.username
 
     def group_names(self) -> frozenset[str]:
-        # .all() rather than a values query, so that a prefetch (sessions do one) is used.
-        return frozenset(group.name for group in self.groups.all())
+        names = self.__dict__.get("_group_names")
+        if names is None:
+            # .all() rather than a values query, so that a prefetch (sessions do one) is used.
+            names = frozenset(group.name for group in self.groups.all())
+            if "groups" in getattr(self, "_prefetched_objects_cache", {}):
+                # Prefetched groups are a snapshot already; answering from it again is free.
+                self.__dict__["_group_names"] = names
+        return names

@@ -77,7 +77,7 @@ def begin(session: SSOSession, client: ClientContext, kind: str, name: str = "")
     except EnrolmentError as exc:
         raise Refused("method_limit", str(exc), status=409) from None
     if enrolment.method.confirmed:  # e.g. recovery codes: usable as soon as shown
-        _added(session, enrolment.method)
+        added(session.user, enrolment.method)
     return enrolment
 
 
@@ -88,22 +88,23 @@ def confirm(session: SSOSession, client: ClientContext, method_id: int, code: st
         raise Refused("already_confirmed", "This method is already active.", status=409)
     if not registry.confirm(method, code):
         return False
-    _added(session, method)
+    added(session.user, method)
     if session.scope == "register":
         # Registering proved the new factor: the interrupted sign-in may go on.
         sessions.upgrade(session, list(registry.factor(method.kind).amr))
     return True
 
 
-def _added(session: SSOSession, method: AuthMethod) -> None:
+def added(user, method: AuthMethod) -> None:
+    """A new method is active: audited, and its owner emailed."""
     factor = registry.factor(method.kind)
     trail.record(
-        f"user:{session.user.username}",
+        f"user:{user.username}",
         "method.add",
-        f"user:{session.user.username}",
+        f"user:{user.username}",
         method={"id": method.id, "kind": method.kind, "name": method.name},
     )
-    notices.method_added(session.user, factor.label, method.name)
+    notices.method_added(user, factor.label, method.name)
 
 
 def remove(session: SSOSession, client: ClientContext, method_id: int) -> None:

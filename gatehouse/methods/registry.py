@@ -8,14 +8,16 @@ from django.db import transaction
 from gatehouse.methods import tap
 from gatehouse.methods.base import Factor
 from gatehouse.methods.models import AuthMethod
+from gatehouse.methods.push import PushFactor
 from gatehouse.methods.recovery import RecoveryCodesFactor
 from gatehouse.methods.totp import TotpFactor
 
 FACTORS: dict[str, Factor] = {
-    factor.kind: factor for factor in (TotpFactor(), RecoveryCodesFactor(), tap.TapFactor())
+    factor.kind: factor
+    for factor in (TotpFactor(), PushFactor(), RecoveryCodesFactor(), tap.TapFactor())
 }
 # The sign-in API names a factor as its verify "method"; recovery codes are entered one at a time.
-VERIFY_NAMES = {"totp": "totp", "recovery_code": "recovery_codes", "tap": "tap"}
+VERIFY_NAMES = {"totp": "totp", "push": "push", "recovery_code": "recovery_codes", "tap": "tap"}
 
 
 class UnknownMethod(LookupError):
@@ -89,13 +91,18 @@ def confirm(method: AuthMethod, code: str) -> bool:
     """Activate a method being added once the user proves it works; the first is the default."""
     if not factor(method.kind).confirm_enrolment(method, code):
         return False
+    activate(method)
+    return True
+
+
+def activate(method: AuthMethod) -> None:
+    """A method proven to work becomes active; the user's first is their default."""
     with transaction.atomic():
         method.confirmed = True
         method.is_default = not AuthMethod.objects.filter(
             user=method.user, confirmed=True, is_default=True
         ).exists()
         method.save(update_fields=["confirmed", "is_default"])
-    return True
 
 
 def set_default(method: AuthMethod) -> None:

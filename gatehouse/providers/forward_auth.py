@@ -7,25 +7,67 @@ published nginx, Traefik and Caddy snippets work with the host name changed.
 Allowed: 200 with Remote-User/-Groups/-Name/-Email. Signed in but refused: 403. Not signed in,
 or more factors needed: forward-auth answers 302 (GET/HEAD) or 303 to the sign-in page with
 rd=<target>&rm=<method> (401 for XHR and non-HTML requests); auth-request answers 401 with the
-same Location. Missing or malformed metadata: 400. This is the hot path: with the session and
-the access snapshot in memory it runs no query and no hash."""
+same Location. Missing or malformed metadata: 400.
+
+This is the hot path. `answer` takes plain values, so gatehouse.asgi serves these endpoints
+straight from the event loop (no Django request cycle) and, with the session and the access
+snapshot in memory, runs no query and no hash; the Django views below serve the same answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_http_methods
 
 from gatehouse.access import snapshot
+from gatehouse.signin import client, sessions
 from gatehouse.signin.app_access import ALLOW, DENY, app_access
+from gatehouse.signin.middleware import cert_header_name, trusted_proxies
 
+FORWARD_AUTH, AUTH_REQUEST = "/api/authz/forward-auth", "/api/authz/auth-request"
+ENDPOINTS = (FORWARD_AUTH, AUTH_REQUEST)
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: str = ""
 
 
 class BadMetadata(ValueError):
     pass
+
+
+def answer(endpoint: str, method: str, header: Callable[[str], str], peer: str) -> Answer:
+    """The answer to a proxy's question. `header(name)` gives a request header ('' if absent)."""
+    if method not in {"GET", "HEAD"}:
+        return Answer(405, {"Allow": "GET, HEAD"})
+    try:
+        if endpoint == FORWARD_AUTH:
+            asked = _method(header("x-forwarded-method"))
+            target = _target(
+                header("x-forwarded-proto"), header("x-forwarded-host"), header("x-forwarded-uri")
+            )
+        else:
+            asked = _method(header("x-original-method"))
+            target = _original_target(header("x-original-url"))
+    except BadMetadata as exc:
+        return Answer(400, {"Content-Type": "text/plain"}, str(exc))
+    status, identity = _decide(header, peer, target)
+    if status != 401:
+        return _answer(status, identity)
+    location = {"Location": _signin_url(target, asked)}
+    if endpoint == AUTH_REQUEST:
+        return _answer(401, location)
+    wants_html = "text/html" in header("accept")
+    if header("x-requested-with").lower() == "xmlhttprequest" or not wants_html:
+        return _answer(401, location)
+    return _answer(302 if asked in {"GET", "HEAD"} else 303, location)
 
 
 def _target(scheme: str, host: str, uri: str) -> str:
@@ -36,8 +78,17 @@ def _target(scheme: str, host: str, uri: str) -> str:
     return f"{scheme}://{host}{uri}"
 
 
-def _method(value: str | None) -> str:
-    method = (value or "").upper()
+def _original_target(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise BadMetadata("malformed X-Original-URL") from None
+    uri = parts.path + (f"?{parts.query}" if parts.query else "")
+    return _target(parts.scheme, parts.netloc, uri or "/")
+
+
+def _method(value: str) -> str:
+    method = value.upper()
     if method not in METHODS:
         raise BadMetadata("missing or unknown forwarded method")
     return method
@@ -47,16 +98,31 @@ def _signin_url(target: str, method: str) -> str:
     return f"{settings.PUBLIC_URL}/signin?{urlencode({'rd': target, 'rm': method})}"
 
 
-def _decide(request: HttpRequest, target: str) -> tuple[int, dict[str, str]]:
-    """(status, headers) before the endpoint-specific way of asking someone to sign in."""
-    host = urlsplit(target).netloc.lower()
-    app = snapshot.current().app_hosts.get(host)
+def _session_token(cookie_header: str) -> str | None:
+    prefix = sessions.COOKIE + "="
+    for part in cookie_header.split(";"):
+        part = part.strip()
+        if part.startswith(prefix):
+            return part[len(prefix) :].strip('"') or None
+    return None
+
+
+def _decide(header: Callable[[str], str], peer: str, target: str) -> tuple[int, dict[str, str]]:
+    """(status, identity headers); 401 means "send them to sign in"."""
+    app = snapshot.current().app_hosts.get(urlsplit(target).netloc.lower())
     if app is None:
         return 403, {}
-    session = request.sso
+    session = sessions.resolve(_session_token(header("cookie")))
     if session is None or session.scope != "full":
         return 401, {}
-    access = app_access(session, request.client, app)
+    context = client.build(
+        peer=peer,
+        forwarded_for=header("x-forwarded-for") or None,
+        cert_header=header(cert_header_name()) or None,
+        user_agent=header("user-agent"),
+        proxies=trusted_proxies(),
+    )
+    access = app_access(session, context, app)
     if access.verdict == DENY:
         return 403, {}
     if access.verdict != ALLOW:
@@ -70,50 +136,21 @@ def _decide(request: HttpRequest, target: str) -> tuple[int, dict[str, str]]:
     }
 
 
-def _answer(status: int, headers: dict[str, str]) -> HttpResponse:
-    response = HttpResponse(status=status)
-    for name, value in headers.items():
+def _answer(status: int, headers: dict[str, str]) -> Answer:
+    return Answer(status, {**headers, "Cache-Control": "no-store"})
+
+
+def django_view(request: HttpRequest) -> HttpResponse:
+    """The same endpoints inside Django (tests through Django's client; a server without
+    gatehouse.asgi in front)."""
+    meta = request.META
+
+    def header(name: str) -> str:
+        key = name.upper().replace("-", "_")
+        return meta.get(key if key in {"CONTENT_TYPE", "CONTENT_LENGTH"} else f"HTTP_{key}", "")
+
+    result = answer(request.path, request.method, header, meta.get("REMOTE_ADDR", ""))
+    response = HttpResponse(result.body, status=result.status)
+    for name, value in result.headers.items():
         response[name] = value
-    response["Cache-Control"] = "no-store"
     return response
-
-
-@require_http_methods(["GET", "HEAD"])
-def forward_auth(request: HttpRequest) -> HttpResponse:
-    meta = request.META
-    try:
-        method = _method(meta.get("HTTP_X_FORWARDED_METHOD"))
-        target = _target(
-            meta.get("HTTP_X_FORWARDED_PROTO", ""),
-            meta.get("HTTP_X_FORWARDED_HOST", ""),
-            meta.get("HTTP_X_FORWARDED_URI", ""),
-        )
-    except BadMetadata as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain")
-    status, headers = _decide(request, target)
-    if status != 401:
-        return _answer(status, headers)
-    location = _signin_url(target, method)
-    wants_html = "text/html" in meta.get("HTTP_ACCEPT", "")
-    xhr = meta.get("HTTP_X_REQUESTED_WITH", "").lower() == "xmlhttprequest"
-    if xhr or not wants_html:
-        return _answer(401, {"Location": location})
-    return _answer(302 if method in {"GET", "HEAD"} else 303, {"Location": location})
-
-
-@require_http_methods(["GET", "HEAD"])
-def auth_request(request: HttpRequest) -> HttpResponse:
-    meta = request.META
-    try:
-        method = _method(meta.get("HTTP_X_ORIGINAL_METHOD"))
-        parts = urlsplit(meta.get("HTTP_X_ORIGINAL_URL", ""))
-        uri = parts.path + (f"?{parts.query}" if parts.query else "")
-        target = _target(parts.scheme, parts.netloc, uri or "/")
-    except BadMetadata as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain")
-    except ValueError:
-        return HttpResponse("malformed X-Original-URL", status=400, content_type="text/plain")
-    status, headers = _decide(request, target)
-    if status == 401:
-        headers = {"Location": _signin_url(target, method)}
-    return _answer(status, headers)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 
 from gatehouse.api import session_auth
 from gatehouse.signin import flow as signin_flow
-from gatehouse.signin import sessions
+from gatehouse.signin import sessions, waiting
 from gatehouse.signin.models import SignInFlow, SSOSession
 
 router = Router(tags=["sign-in"])
@@ -43,6 +44,7 @@ class FlowOut(Schema):
     days_left: int | None = None
     snoozes_left: int | None = None
     register_url: str | None = None
+    push: dict | None = None
 
 
 class VerifyIn(Schema):
@@ -109,6 +111,7 @@ ERRORS = {
         "Too many wrong codes: second-factor sign-in is locked. Contact the helpdesk.",
     ),
     "wrong_state": (409, "This sign-in is not waiting for that; fetch its state."),
+    "push_denied": (403, "The sign-in was denied on the phone."),
 }
 UNKNOWN_FLOW = {"error": "unknown_flow", "message": "This sign-in has expired; start again."}
 
@@ -179,14 +182,71 @@ def _on_flow(
 @router.get(
     "/signin/{flow_id}",
     response={200: FlowOut, 404: ErrorOut},
-    summary="A sign-in's state",
+    summary="A sign-in's state (long-poll with ?wait=N)",
     exclude_none=True,
 )
-def signin_state(request: HttpRequest, flow_id: str):
+async def signin_state(request: HttpRequest, response: HttpResponse, flow_id: str, wait: int = 0):
+    """With `wait=N` (up to 30 s) the answer waits for the sign-in to move on — a phone
+    approving the push — and comes within a second of it, whichever instance took the answer."""
+    outcome = await sync_to_async(_collect)(flow_id, request.sso)
+    wait = max(0, min(wait, MAX_WAIT))
+    if outcome is not None and wait and _waiting_for_push(outcome):
+        await waiting.wait(flow_id, wait)
+        outcome = await sync_to_async(_collect)(flow_id, request.sso)
+    if outcome is None:
+        return Status(404, UNKNOWN_FLOW)
+    if outcome.error in {"wrong_number", "expired"}:
+        outcome.error = None  # reported in the state: the page offers a new push
+    return _answer(outcome, response)
+
+
+MAX_WAIT = 30
+
+
+def _collect(flow_id: str, current) -> signin_flow.Outcome | None:
+    flow = signin_flow.get(flow_id)
+    return None if flow is None else signin_flow.collect_push(flow, current)
+
+
+def _waiting_for_push(outcome: signin_flow.Outcome) -> bool:
+    flow = outcome.flow
+    return outcome.error is None and flow.status == signin_flow.MFA_REQUIRED and "push" in flow.data
+
+
+class PushOut(Schema):
+    challenge: str
+    number: int
+    expires_at: datetime
+    notified: bool
+
+
+@router.post(
+    "/signin/{flow_id}/push",
+    response={200: PushOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut},
+    summary="Send an approval request to the user's paired phones",
+)
+def signin_push(request: HttpRequest, flow_id: str):
     flow = signin_flow.get(flow_id)
     if flow is None:
         return Status(404, UNKNOWN_FLOW)
-    return Status(200, signin_flow.describe(flow))
+    outcome = signin_flow.start_push(flow)
+    if outcome.error:
+        status = PUSH_REFUSALS.get(outcome.error, 409)
+        message = outcome.message or ERRORS["wrong_state"][1]
+        return Status(status, {"error": outcome.error, "message": message})
+    push = outcome.push
+    return Status(
+        200,
+        {
+            "challenge": push.id,
+            "number": push.number,
+            "expires_at": push.expires_at,
+            "notified": push.notified,
+        },
+    )
+
+
+PUSH_REFUSALS = {"too_many_pending": 429, "too_many_pushes": 429, "fraud_reported": 403}
 
 
 @router.post("/signout", response={204: None}, summary="End the current session")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from gatehouse.access import devices
+from gatehouse.access import devices, snapshot
 from gatehouse.access.decisions import Assessment, assess
 from gatehouse.methods.registry import satisfied_by
 from gatehouse.signin.client import ClientContext
@@ -28,8 +28,58 @@ class AppAccess:
 def app_access(
     session: SSOSession, client: ClientContext, app: str, client_type: str = "browser"
 ) -> AppAccess:
+    access = _policy_verdict(session, client, app, client_type)
+    frequency = access.assessment.decision.session.sign_in_frequency
+    signed_in_for = (timezone.now() - session.auth_time).total_seconds() if frequency else 0
+    if access.verdict == ALLOW and frequency and signed_in_for > frequency:
+        return AppAccess(REAUTHENTICATE, "Sign in again to continue.", access.assessment)
+    return access
+
+
+class _Verdicts:
+    """Verdicts by everything that decides them, for the current access snapshot: forward auth
+    asks the same question for every request of a page, and the answer only changes when one
+    of these, or a policy, location, device or app, does."""
+
+    MAX = 50_000
+
+    def __init__(self) -> None:
+        self.snapshot: object | None = None
+        self.verdicts: dict[tuple, AppAccess] = {}
+
+    def get(self, key: tuple) -> AppAccess | None:
+        current = snapshot.current()
+        if current is not self.snapshot:
+            self.verdicts, self.snapshot = {}, current
+        return self.verdicts.get(key)
+
+    def put(self, key: tuple, access: AppAccess) -> None:
+        if len(self.verdicts) >= self.MAX:
+            self.verdicts = {}
+        self.verdicts[key] = access
+
+
+_verdicts = _Verdicts()
+
+
+def _policy_verdict(
+    session: SSOSession, client: ClientContext, app: str, client_type: str
+) -> AppAccess:
+    user = session.user
+    key = (
+        user.username,
+        user.group_names(),
+        tuple(session.amr),
+        client.ip,
+        client.device_fingerprint,
+        app,
+        client_type,
+    )
+    known = _verdicts.get(key)
+    if known is not None:
+        return known
     assessment = assess(
-        session.user,
+        user,
         client.ip,
         devices.classify(client.device_fingerprint),
         app,
@@ -37,12 +87,17 @@ def app_access(
         client_type,
         satisfied_by(session.amr),
     )
+    access = _verdict(assessment)
+    _verdicts.put(key, access)
+    return access
+
+
+def _verdict(assessment: Assessment) -> AppAccess:
     decision = assessment.decision
     helpdesk = settings.CONFIG["organisation.helpdesk"]
     if decision.outcome == "block":
-        return AppAccess(
-            DENY, decision.message or f"Access blocked. Contact {helpdesk}.", assessment
-        )
+        message = decision.message or f"Access blocked. Contact {helpdesk}."
+        return AppAccess(DENY, message, assessment)
     if decision.outcome == "requirements":
         if not factors_can_meet(decision):
             message = (
@@ -51,7 +106,4 @@ def app_access(
             )
             return AppAccess(DENY, message, assessment)
         return AppAccess(STEP_UP, decision.message, assessment)
-    frequency = decision.session.sign_in_frequency
-    if frequency and (timezone.now() - session.auth_time).total_seconds() > frequency:
-        return AppAccess(REAUTHENTICATE, "Sign in again to continue.", assessment)
     return AppAccess(ALLOW, "", assessment)

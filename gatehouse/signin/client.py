@@ -1,5 +1,6 @@
 """Who is really on the other end: client IP and managed-device header, believed only from
-trusted proxies. Pure functions, no Django."""
+trusted proxies. Pure functions, no Django; memoised, as the same few addresses come again and
+again (forward auth asks on every request)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -24,6 +26,7 @@ class ClientContext:
     user_agent: str
 
 
+@lru_cache(maxsize=4096)
 def parse_address(text: str) -> Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
@@ -43,6 +46,7 @@ def is_trusted(address: Address | None, proxies: Sequence[Network]) -> bool:
     return address is not None and any(address in net for net in proxies)
 
 
+@lru_cache(maxsize=8192)
 def client_ip(peer: str, forwarded_for: str | None, proxies: Sequence[Network]) -> str | None:
     """The right-most address of X-Forwarded-For that is not a trusted proxy, when the socket
     peer is a trusted proxy; otherwise the socket peer. Entries left of the first untrusted hop

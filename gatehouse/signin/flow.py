@@ -20,6 +20,7 @@ from gatehouse.access import devices, protected_apps
 from gatehouse.access.decisions import Assessment, assess
 from gatehouse.access.engine import Decision
 from gatehouse.access.locator import locate
+from gatehouse.authenticator import challenges, fraud
 from gatehouse.directory.importer import normalise_username
 from gatehouse.enrollment import campaign, notices
 from gatehouse.methods import registry
@@ -57,10 +58,12 @@ class Outcome:
     `factor_locked`, `unknown_method`, `wrong_state`."""
 
     error: str | None = None
+    message: str = ""
     retry_after: int | None = None
     attempts_left: int | None = None
     flow: SignInFlow | None = None
     new_session: sessions.NewSession | None = field(default=None, repr=False)
+    push: challenges.Challenge | None = None
 
 
 def _password_ok(user, password: str) -> bool:
@@ -98,11 +101,17 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
         return Outcome(error="invalid_credentials")
     throttle().success(username, where.trusted)
     flow = _new_flow(user, attempt, logged)
+    helpdesk = settings.CONFIG["organisation.helpdesk"]
     if not user.is_active:
-        helpdesk = settings.CONFIG["organisation.helpdesk"]
         return _finish(
             flow, BLOCKED, "account_disabled", f"Your account is disabled. Contact {helpdesk}."
         )
+    if fraud.blocked_until(user) is not None:
+        message = (
+            "Sign-ins to your account are blocked because a sign-in was reported as not "
+            f"yours. Contact {helpdesk}."
+        )
+        return _finish(flow, BLOCKED, fraud.REASON, message)
     return _decide(flow, current)
 
 
@@ -143,6 +152,56 @@ def verify(flow: SignInFlow, method: str, code: str, current: SSOSession | None 
     flow.data["amr"] = list(dict.fromkeys([*flow.data["amr"], *verified.amr]))
     flow.data["steps"].append({"method": method, "result": "success"})
     return _decide(flow, current)
+
+
+def start_push(flow: SignInFlow) -> Outcome:
+    """Ask the user's paired phones to approve this sign-in (number matching)."""
+    if flow.status != MFA_REQUIRED:
+        return Outcome(error="wrong_state", flow=flow)
+    try:
+        challenge = challenges.create(
+            flow_id=flow.id, user=flow.user, context={"app": flow.app, "ip": flow.ip}
+        )
+    except challenges.Refused as refused:
+        return Outcome(error=refused.reason, message=refused.message, flow=flow)
+    flow.data["push"] = challenge.id
+    flow.save(update_fields=["data"])
+    return Outcome(flow=flow, push=challenge)
+
+
+def collect_push(flow: SignInFlow, current: SSOSession | None = None) -> Outcome:
+    """What became of this flow's push: approved (the factor counts, the flow moves on),
+    denied or reported (the sign-in ends), a wrong number (a new push is needed), or nothing
+    yet."""
+    challenge_id = flow.data.get("push")
+    if flow.status != MFA_REQUIRED or not challenge_id:
+        return Outcome(flow=flow)
+    status = challenges.state(challenge_id)
+    if status == challenges.PENDING:
+        return Outcome(flow=flow)
+    del flow.data["push"]
+    if status == challenges.APPROVED:
+        return verify(flow, "push", challenge_id, current)
+    if status == challenges.DENIED:
+        reported = fraud.blocked_until(flow.user) is not None
+        reason = "fraud_reported" if reported else "push_denied"
+        message = (
+            "You reported this sign-in. Sign-ins to your account are blocked until the helpdesk "
+            f"lifts the block: contact {settings.CONFIG['organisation.helpdesk']}."
+            if reported
+            else "The sign-in was denied on your phone."
+        )
+        flow.data["steps"].append({"method": "push", "result": "denied"})
+        return _finish(flow, BLOCKED, reason, message)
+    flow.data["message"] = PUSH_RETRY[status]
+    _step(flow, "push", status)  # wrong_number (counted as a failure) or expired
+    return Outcome(flow=flow, error=status)
+
+
+PUSH_RETRY = {
+    "wrong_number": "The number chosen on the phone did not match. Send a new request.",
+    "expired": "The request on your phone expired. Send a new one.",
+}
 
 
 def nudge(flow: SignInFlow, action: str, current: SSOSession | None = None) -> Outcome:
@@ -369,6 +428,13 @@ def describe(flow: SignInFlow) -> dict:
     body["message"] = data.get("message", "")
     if flow.status == MFA_REQUIRED:
         body["methods"] = data["methods"]
+        push = challenges.get(data["push"]) if data.get("push") else None
+        if push is not None:
+            body["push"] = {
+                "challenge": push.id,
+                "number": push.number,
+                "expires_at": push.expires_at,
+            }
     if flow.status == REGISTRATION_NUDGE:
         body["days_left"] = data.get("days_left")
         body["snoozes_left"] = data.get("snoozes_left")

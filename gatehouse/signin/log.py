@@ -28,6 +28,8 @@ REASONS = {
     "mfa_required": "Waiting for the second factor.",
     "invalid_code": "A wrong second-factor code (the sign-in can go on).",
     "factor_locked": "Too many wrong second-factor codes; locked until the helpdesk unlocks it.",
+    "push_denied": "The user denied the sign-in on their phone.",
+    "fraud_reported": "The user reported the sign-in as not theirs; sign-ins are blocked.",
     "registration_nudge": "A second factor would be required; the user was asked to register.",
     "registration_snoozed": "The user put off registering; signed in with the password alone.",
     "registration_required": "A second factor is required and the user must register one now.",

@@ -17,8 +17,14 @@ def trusted_proxies() -> tuple:
 
 
 @cache
+def cert_header_name() -> str:
+    """The managed-device certificate header, lower-cased."""
+    return settings.CONFIG["server.client_cert_header"].lower()
+
+
+@cache
 def cert_header_meta_key() -> str:
-    return "HTTP_" + settings.CONFIG["server.client_cert_header"].upper().replace("-", "_")
+    return "HTTP_" + cert_header_name().upper().replace("-", "_")
 
 
 class ClientContextMiddleware:

@@ -45,6 +45,12 @@ class SSOSession(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user", "ended_at"])]
 
+    @property
+    def device_label(self) -> str:
+        from gatehouse.signin.useragent import describe
+
+        return describe(self.user_agent)
+
 
 class SignInEvent(models.Model):
     """The sign-in log: one row per attempt, whatever its outcome (docs/signin-log.md)."""
@@ -85,3 +91,11 @@ class Generation(models.Model):
 
     name = models.CharField(primary_key=True, max_length=64)
     value = models.BigIntegerField(default=0)
+
+
+class FlowEvent(models.Model):
+    """ "Something happened to this flow" for waiting pages on other instances, when no Redis
+    is configured (gatehouse.signin.waiting)."""
+
+    flow_id = models.CharField(max_length=64)
+    at = models.DateTimeField(db_index=True)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from time import monotonic
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 
-from gatehouse import crypto, generations
+from gatehouse import crypto, generations, hotpath
+from gatehouse.signin import signals
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SSOSession
 
@@ -21,10 +23,12 @@ GENERATION = "sessions"
 TOUCH_INTERVAL = timedelta(seconds=60)
 
 
+@cache
 def lifetime() -> timedelta:
     return timedelta(seconds=settings.CONFIG["session.lifetime"])
 
 
+@cache
 def idle_timeout() -> timedelta:
     return timedelta(seconds=settings.CONFIG["session.idle_timeout"])
 
@@ -64,6 +68,8 @@ def create(
         persistent=persistent,
         scope=scope,
     )
+    if replaces is not None:
+        signals.session_replaced.send(sender=SSOSession, old=replaces, new=session)
     return NewSession(session, token)
 
 
@@ -100,6 +106,7 @@ _recent = _Recent()
 def _load(digest: str) -> SSOSession | None:
     session = _recent.get(digest)
     if session is None:
+        hotpath.may_block()
         session = (
             SSOSession.objects.select_related("user")
             .prefetch_related("user__groups")
@@ -129,6 +136,7 @@ def resolve(token: str | None, now: datetime | None = None) -> SSOSession | None
         end(session, "user_disabled")
         return None
     if now - session.last_seen >= TOUCH_INTERVAL:
+        hotpath.may_block()
         session.last_seen = now
         SSOSession.objects.filter(pk=session.pk).update(last_seen=now)
     return session
@@ -144,13 +152,16 @@ def upgrade(session: SSOSession, amr: list[str]) -> None:
 
 
 def end(session: SSOSession, reason: str) -> None:
+    hotpath.may_block()
     now = timezone.now()
-    SSOSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
+    ended = SSOSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
         ended_at=now, ended_reason=reason
     )
     generations.bump(GENERATION)
     session.ended_at = now
     session.ended_reason = reason
+    if ended:
+        signals.session_ended.send(sender=SSOSession, session=session, reason=reason)
 
 
 def active_for(user) -> list[SSOSession]:

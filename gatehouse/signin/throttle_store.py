@@ -52,10 +52,12 @@ class DatabaseStore:
 
     def update(self, key: str, change: Callable[[dict | None], dict], ttl: int) -> dict:
         now = timezone.now()
+        # Insert-if-missing cannot race (two first failures at once), then lock the row.
+        ThrottleRecord.objects.bulk_create(
+            [ThrottleRecord(key=key, data="", expires_at=now)], ignore_conflicts=True
+        )
         with transaction.atomic():
-            record, _ = ThrottleRecord.objects.select_for_update().get_or_create(
-                key=key, defaults={"data": "", "expires_at": now}
-            )
+            record = ThrottleRecord.objects.select_for_update().get(key=key)
             current = json.loads(record.data) if record.data and record.expires_at > now else None
             new = change(current)
             record.data = dumps(new)
@@ -64,7 +66,8 @@ class DatabaseStore:
         return new
 
     def delete(self, key: str) -> None:
-        ThrottleRecord.objects.filter(key=key).delete()
+        # Expired rather than deleted, so that a concurrent update still finds its row.
+        ThrottleRecord.objects.filter(key=key).update(expires_at=timezone.now(), data="")
 
 
 @cache

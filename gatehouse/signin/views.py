@@ -24,7 +24,9 @@ def signin_page(request: HttpRequest) -> HttpResponse:
     context = {"return_to": return_to, "app": app, "username": ""}
     if request.method == "GET":
         if request.user.is_authenticated:
-            signed_in = _signed_in(request, app, return_to)
+            # prompt=login: an app (OIDC prompt=login or max_age) wants the password again.
+            fresh = request.GET.get("prompt") == "login"
+            signed_in = None if fresh else _signed_in(request, app, return_to)
             if signed_in is not None:
                 return signed_in
             context["notice"] = "Sign in again to continue."
@@ -101,15 +103,10 @@ def flow_page(request: HttpRequest, flow_id: str) -> HttpResponse:
         return HttpResponseRedirect("/signin")
     error = ""
     if request.method == "POST":
-        if "action" in request.POST:
-            outcome = signin_flow.nudge(flow, request.POST["action"], request.sso)
-        else:
-            outcome = signin_flow.verify(
-                flow, request.POST.get("method", ""), request.POST.get("code", ""), request.sso
-            )
-        if outcome.error is None:
+        outcome = _step(request, flow)
+        if outcome.error is None and outcome.flow.status != signin_flow.MFA_REQUIRED:
             return _next_page(request, outcome)
-        error = _code_error(outcome)
+        error = _code_error(outcome) if outcome.error else ""
     state = signin_flow.describe(flow)
     if state["status"] == signin_flow.BLOCKED:
         return render(request, "signin/blocked.html", {"state": state}, status=403)
@@ -126,6 +123,18 @@ def flow_page(request: HttpRequest, flow_id: str) -> HttpResponse:
     return render(request, "signin/second_factor.html", context, status=400 if error else 200)
 
 
+def _step(request: HttpRequest, flow) -> signin_flow.Outcome:
+    """The form's step: a nudge answer, a push (send, or see what became of it), or a code."""
+    post = request.POST
+    if "action" in post:
+        return signin_flow.nudge(flow, post["action"], request.sso)
+    if post.get("method") == "push":
+        if "send" in post:
+            return signin_flow.start_push(flow)
+        return signin_flow.collect_push(flow, request.sso)
+    return signin_flow.verify(flow, post.get("method", ""), post.get("code", ""), request.sso)
+
+
 def _code_error(outcome: signin_flow.Outcome) -> str:
     if outcome.error == "invalid_code":
         left = outcome.attempts_left
@@ -134,6 +143,8 @@ def _code_error(outcome: signin_flow.Outcome) -> str:
         return _wait_message(outcome.retry_after)
     if outcome.error == "factor_locked":
         return "Too many wrong codes. Contact the helpdesk to unlock your sign-in."
+    if outcome.message or outcome.error in signin_flow.PUSH_RETRY:
+        return outcome.message or signin_flow.PUSH_RETRY[outcome.error]
     return "That did not work; start again."
 
 

@@ -25,14 +25,29 @@ def test_apps_are_validated_and_audited(webmail):
     with pytest.raises(protected_apps.AppError, match="needs one or more redirect URIs"):
         protected_apps.save("test", "portal", "oidc")
     with pytest.raises(protected_apps.AppError, match="only allowed for loopback"):
-        protected_apps.save("test", "portal", "oidc", redirect_uris=["http://portal.example.org/cb"])
+        protected_apps.save(
+            "test", "portal", "oidc", redirect_uris=["http://portal.example.org/cb"]
+        )
     with pytest.raises(protected_apps.AppError, match="not a host name"):
         protected_apps.save("test", "bad", "forward_auth", hosts=["http://x/"])
     assert AuditEvent.objects.filter(action="app.create", actor="test").count() == 1
 
 
 def test_apps_cli(capsys, db):
-    assert main(["apps", "add", "portal", "--kind", "oidc", "--redirect-uri", "https://portal.example.org/cb"]) == 0
+    assert (
+        main(
+            [
+                "apps",
+                "add",
+                "portal",
+                "--kind",
+                "oidc",
+                "--redirect-uri",
+                "https://portal.example.org/cb",
+            ]
+        )
+        == 0
+    )
     assert main(["apps", "add", "x", "--kind", "oidc"]) == 2
     assert "needs one or more redirect URIs" in capsys.readouterr().err
     assert main(["apps", "list"]) == 0
@@ -62,7 +77,9 @@ class TestStepUp:
             actor="test",
         )
 
-    def test_signed_in_with_a_password_steps_up_for_the_app(self, alice, with_totp, mfa_for_webmail):
+    def test_signed_in_with_a_password_steps_up_for_the_app(
+        self, alice, with_totp, mfa_for_webmail
+    ):
         secret = with_totp(alice)
         browser = Client(HTTP_X_FORWARDED_FOR=HOME)
         browser.post("/signin", {"username": "alice", "password": "correct horse"})
@@ -77,13 +94,20 @@ class TestStepUp:
         upgraded = SSOSession.objects.get(ended_at=None)
         assert upgraded.id != first.id and upgraded.amr == ["pwd", "otp", "mfa"]
         # Now the app is reachable without another step.
-        assert browser.get("/signin?rd=https://mail.example.org/x")["Location"] == "https://mail.example.org/x"
+        assert (
+            browser.get("/signin?rd=https://mail.example.org/x")["Location"]
+            == "https://mail.example.org/x"
+        )
         event = SignInEvent.objects.filter(app="webmail").get()
         assert [s["method"] for s in event.methods] == ["session", "totp"]
 
-    def test_password_sign_in_for_the_app_asks_for_mfa(self, api, alice, with_totp, mfa_for_webmail):
+    def test_password_sign_in_for_the_app_asks_for_mfa(
+        self, api, alice, with_totp, mfa_for_webmail
+    ):
         with_totp(alice)
-        body = api.signin("alice", "correct horse", ip=OFFICE, return_to="https://mail.example.org/").json()
+        body = api.signin(
+            "alice", "correct horse", ip=OFFICE, return_to="https://mail.example.org/"
+        ).json()
         assert body["status"] == "mfa_required"
         assert SignInEvent.objects.get().app == "webmail"
 

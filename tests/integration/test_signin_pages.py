@@ -50,7 +50,9 @@ def test_signing_in_redirects_home_with_a_session(browser, alice):
     ],
 )
 def test_return_to_is_followed_only_to_our_own_pages(browser, alice, return_to, location):
-    assert post_signin(browser, "alice", "correct horse", return_to=return_to)["Location"] == location
+    assert (
+        post_signin(browser, "alice", "correct horse", return_to=return_to)["Location"] == location
+    )
 
 
 def test_signed_in_visitor_of_the_sign_in_page_goes_on(browser, alice):

@@ -1,0 +1,202 @@
+"""Benchmark of forward auth through the real server (`gatehouse serve`, production defaults
+but on loopback): nginx's `GET /api/authz/auth-request` for a signed-in user who is let
+through, and for nobody signed in, beside the same server's bare `GET /healthz` as the floor.
+Run from the repository root (needs Debian's `wrk`):
+
+    .venv/bin/python bench/forward_auth.py [--duration 10] [--connections 64] [--workers 1]
+
+The organisation is the mission's: the default policies switched on, a trusted location and a
+managed device, so the allowed request (from the trust site, on the managed device, as a
+trusted proxy forwards it) goes through every policy. Targets (issue 5): the allowed path at
+>= 50% of the floor's requests/s, p99 <= 5 ms at 64 connections. The database follows the
+test suite's: PostgreSQL when GATEHOUSE_DATABASE_URL is a postgresql:// URL, else SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.e2e import liveserver
+from tests.e2e.liveserver import GATEHOUSE, PASSWORD, LiveServer
+
+APP_HOST = "mail.bench.test"
+TRUST_SITE = "10.1.2.3"
+DEVICE = "5e" * 32  # the SHA-256 fingerprint a trusted proxy forwards for the managed device
+USER = "bench-nurse"
+RATIO_TARGET, P99_TARGET_MS = 0.5, 5.0
+
+# wrk prints this table from its own latency histogram, so no text output needs parsing.
+WRK_REPORT = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "seconds": %f, "p50_us": %d, "p99_us": %d, "non_2xx_3xx": %d, '
+    .. '"socket_errors": %d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    label: str
+    path: str
+    headers: dict[str, str]
+    status: int  # what every answer must be
+
+
+@dataclass(frozen=True)
+class Figures:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    wrong: int  # answers other than the scenario's status, and socket errors
+
+
+def set_up(server: LiveServer) -> str:
+    """The mission's organisation through the `gatehouse` command; a session cookie for USER
+    signed in at the trust site on the managed device."""
+    steps = [
+        ["locations", "set", "Trust sites", "10.0.0.0/8", "--trusted"],
+        ["devices", "add", "--fingerprint", DEVICE, "--name", "Ward PC"],
+        ["apps", "add", "Webmail", "--kind", "forward_auth", "--host", APP_HOST],
+    ]
+    for step in steps:
+        ran = server.cli(*step)
+        if ran.returncode:
+            sys.exit(f"gatehouse {' '.join(step)}: {ran.stderr.strip()}")
+    policies = server.folder / "policies.yaml"
+    if server.cli("policies", "export", str(policies)).returncode:
+        sys.exit("gatehouse policies export failed")
+    document = yaml.safe_load(policies.read_text())
+    for policy in document["policies"]:
+        policy["state"] = "on"
+    policies.write_text(yaml.safe_dump(document))
+    if server.cli("policies", "import", str(policies)).returncode:
+        sys.exit("gatehouse policies import failed")
+    server.add_people({USER: "Bench Nurse"})
+    response = httpx.post(
+        f"{server.base_url}/api/v1/signin",
+        json={"username": USER, "password": PASSWORD},
+        headers={"X-Forwarded-For": TRUST_SITE, "X-Client-Cert-SHA256": DEVICE},
+        timeout=60,
+    )
+    if response.json().get("status") != "authenticated":
+        sys.exit(f"the bench user could not sign in: {response.text}")
+    return response.cookies["gatehouse_session"]
+
+
+def scenarios(session: str) -> list[Scenario]:
+    # What nginx sends in its auth_request subrequest (docs/proxies/nginx.md).
+    asked = {
+        "X-Original-Method": "GET",
+        "X-Original-URL": f"https://{APP_HOST}/inbox?folder=1",
+        "X-Forwarded-For": TRUST_SITE,
+        "X-Client-Cert-SHA256": DEVICE,
+    }
+    return [
+        Scenario("GET /healthz (the floor)", "/healthz", {}, 200),
+        Scenario(
+            "auth-request, allowed",
+            "/api/authz/auth-request",
+            {**asked, "Cookie": f"gatehouse_session={session}"},
+            200,
+        ),
+        Scenario("auth-request, not signed in", "/api/authz/auth-request", asked, 401),
+    ]
+
+
+def load(
+    base_url: str, scenario: Scenario, seconds: int, args: argparse.Namespace, script: Path
+) -> Figures:
+    probe = httpx.get(f"{base_url}{scenario.path}", headers=scenario.headers)
+    if probe.status_code != scenario.status:
+        sys.exit(f"{scenario.label}: answered {probe.status_code}, not {scenario.status}")
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s"]
+    command += ["--timeout", "10s", "-s", str(script)]
+    for name, value in scenario.headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run(
+        [*command, f"{base_url}{scenario.path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
+    report = json.loads(output.strip().splitlines()[-1])
+    # wrk counts every answer >= 400 as an error; for "not signed in" that is every one.
+    expected = report["requests"] if scenario.status >= 400 else 0
+    return Figures(
+        rate=report["requests"] / report["seconds"],
+        p50_ms=report["p50_us"] / 1000,
+        p99_ms=report["p99_us"] / 1000,
+        wrong=abs(report["non_2xx_3xx"] - expected) + report["socket_errors"],
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario (10)")
+    parser.add_argument("--connections", type=int, default=64, help="open connections (64)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    parser.add_argument("--workers", type=int, default=1, help="gatehouse serve --workers (1)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install wrk (or make system-deps as root)")
+
+    def serve(server: LiveServer) -> list[str]:
+        command = [GATEHOUSE, "--config", str(server.config_path), "serve"]
+        return [*command, "--port", str(server.port), "--workers", str(args.workers)]
+
+    results: dict[str, Figures] = {}
+    load_average = os.getloadavg()[0]  # other work on the machine skews every figure
+    with (
+        tempfile.TemporaryDirectory(prefix="gatehouse-bench-") as scratch,
+        liveserver.running(Path(scratch), cheap_passwords=False, command=serve) as server,
+    ):
+        database = "PostgreSQL" if server.database.postgres_name else "SQLite"
+        script = Path(scratch) / "report.lua"
+        script.write_text(WRK_REPORT)
+        planned = scenarios(set_up(server))
+        for scenario in planned:  # warm every path and cache first
+            load(server.base_url, scenario, 2, args, script)
+        for scenario in planned:
+            figures = load(server.base_url, scenario, args.duration, args, script)
+            results[scenario.label] = figures
+
+    print(
+        f"Forward auth: gatehouse serve ({args.workers} worker(s)), {database}, default policies "
+        f"on; wrk {args.connections} connections x {args.duration}s; "
+        f"{os.cpu_count()} cores, load average {load_average:.1f} at the start"
+    )
+    print(f"{'request':<30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  wrong")
+    for label, figures in results.items():
+        print(
+            f"{label:<30} {figures.rate:>9.0f} {figures.p50_ms:>8.2f} {figures.p99_ms:>8.2f}"
+            f"  {figures.wrong}"
+        )
+    floor, allowed = results[planned[0].label], results[planned[1].label]
+    ratio = allowed.rate / floor.rate
+    print(f"allowed / floor: {ratio:.2f} (target >= {RATIO_TARGET})")
+    print(f"allowed p99:     {allowed.p99_ms:.2f} ms (target <= {P99_TARGET_MS} ms)")
+    met = ratio >= RATIO_TARGET and allowed.p99_ms <= P99_TARGET_MS
+    print("targets met" if met else "targets NOT met")
+    return 1 if any(f.wrong for f in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AuthenticatorConfig(AppConfig):
+    name = "gatehouse.authenticator"
+    label = "authenticator"

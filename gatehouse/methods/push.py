@@ -1,0 +1,28 @@
+"""The Gatehouse Authenticator as a second factor: a sign-in approved on a paired phone by
+number matching (gatehouse.authenticator). Each paired phone is one confirmed method."""
+
+from __future__ import annotations
+
+from gatehouse.authenticator import challenges
+from gatehouse.methods.base import Enrolment, EnrolmentError, Factor, Verified
+from gatehouse.methods.models import AuthMethod
+
+
+class PushFactor(Factor):
+    kind = "push"
+    label = "Gatehouse Authenticator"
+    # Phones are paired from their own page in Security info (a one-time link), not "add".
+    self_service = False
+    # RFC 8176 "swk": proof of possession of a software-secured key, the phone's signing key.
+    amr = ("swk", "mfa")
+
+    def begin_enrolment(self, user, name: str) -> Enrolment:
+        raise EnrolmentError("pair the Gatehouse Authenticator with a pairing link instead")
+
+    def confirm_enrolment(self, method: AuthMethod, code: str) -> bool:
+        return False
+
+    def verify(self, user, code: str) -> Verified | None:
+        """`code` is the id of a challenge this user's phone approved; it counts once."""
+        method = challenges.consume(user, code)
+        return None if method is None else self.verified(method)
