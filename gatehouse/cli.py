@@ -88,9 +88,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def serve(host: str, port: int, workers: int) -> None:
+    from django.db import connections
     from granian import Granian
     from granian.constants import Interfaces
 
+    # The workers are forked from this process: nothing it opened (a connection, a pool and
+    # the threads that fill it) may be inherited by them half-alive.
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
     Granian(
         "gatehouse.asgi:application",
         address=host,

@@ -218,8 +218,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "client_cert_header": Key(
             _header_name,
             "X-Client-Cert-SHA256",
-            "Header in which a trusted proxy forwards the SHA-256 fingerprint of the client "
-            "certificate of a managed device.",
+            "Header in which a trusted proxy forwards the client certificate of a managed "
+            "device: its SHA-256 fingerprint (hex), or the certificate itself (URL-escaped "
+            "PEM or base64 DER, e.g. Traefik's X-Forwarded-Tls-Client-Cert).",
         ),
         "cookie_domain": Key(
             _cookie_domain,

@@ -93,8 +93,7 @@ def create(*, flow_id: str, user, context: Mapping) -> Challenge:
     """A new challenge for the sign-in `flow_id` (replacing its earlier pending one), pushed to
     the user's phones. `context`: {"app": the app's name, "ip": the client's address}.
     Raises Refused."""
-    until = fraud.blocked_until(user)
-    if until is not None:
+    if fraud.blocked_until(user) is not None:
         raise Refused(
             fraud.REASON,
             "You reported a sign-in that was not yours, so sign-ins are blocked. Contact "

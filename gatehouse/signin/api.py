@@ -188,29 +188,31 @@ def _on_flow(
 async def signin_state(request: HttpRequest, response: HttpResponse, flow_id: str, wait: int = 0):
     """With `wait=N` (up to 30 s) the answer waits for the sign-in to move on — a phone
     approving the push — and comes within a second of it, whichever instance took the answer."""
-    outcome = await sync_to_async(_collect)(flow_id, request.sso)
-    wait = max(0, min(wait, MAX_WAIT))
-    if outcome is not None and wait and _waiting_for_push(outcome):
-        await waiting.wait(flow_id, wait)
-        outcome = await sync_to_async(_collect)(flow_id, request.sso)
-    if outcome is None:
-        return Status(404, UNKNOWN_FLOW)
-    if outcome.error in {"wrong_number", "expired"}:
-        outcome.error = None  # reported in the state: the page offers a new push
-    return _answer(outcome, response)
+    # Everything that touches the database runs on a thread, never on the event loop.
+    answer, waits = await sync_to_async(_state)(flow_id, request.sso, response)
+    if waits and wait > 0:
+        await waiting.wait(flow_id, min(wait, MAX_WAIT))
+        answer, _ = await sync_to_async(_state)(flow_id, request.sso, response)
+    return answer
 
 
 MAX_WAIT = 30
 
 
-def _collect(flow_id: str, current) -> signin_flow.Outcome | None:
+def _state(flow_id: str, current, response: HttpResponse) -> tuple[Status, bool]:
+    """The flow's state (collecting a phone's answer if one came), and whether it still
+    waits for one."""
     flow = signin_flow.get(flow_id)
-    return None if flow is None else signin_flow.collect_push(flow, current)
-
-
-def _waiting_for_push(outcome: signin_flow.Outcome) -> bool:
+    if flow is None:
+        return Status(404, UNKNOWN_FLOW), False
+    outcome = signin_flow.collect_push(flow, current)
+    if outcome.error in signin_flow.PUSH_RETRY:
+        outcome.error = None  # reported in the state: the page offers a new push
     flow = outcome.flow
-    return outcome.error is None and flow.status == signin_flow.MFA_REQUIRED and "push" in flow.data
+    waits = (
+        outcome.error is None and flow.status == signin_flow.MFA_REQUIRED and "push" in flow.data
+    )
+    return _answer(outcome, response), waits
 
 
 class PushOut(Schema):

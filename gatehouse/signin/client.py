@@ -4,11 +4,15 @@ again (forward auth asks on every request)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import unquote
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -67,12 +71,34 @@ def client_ip(peer: str, forwarded_for: str | None, proxies: Sequence[Network]) 
     return str(nearest)
 
 
+@lru_cache(maxsize=4096)
 def device_fingerprint(peer: str, header: str | None, proxies: Sequence[Network]) -> str | None:
-    """The client-certificate SHA-256 fingerprint, only when a trusted proxy set the header."""
+    """The client certificate's SHA-256 fingerprint, only when a trusted proxy set the header.
+    The header holds the fingerprint (hex, colons allowed: Caddy, nginx with njs) or the
+    certificate itself, URL-escaped PEM or base64 DER (nginx's $ssl_client_escaped_cert,
+    Traefik's passTLSClientCert), which is hashed here."""
     if not header or not is_trusted(parse_address(peer), proxies):
         return None
     value = header.strip().lower().replace(":", "")
-    return value if _FINGERPRINT.match(value) else None
+    if _FINGERPRINT.match(value):
+        return value
+    return _certificate_fingerprint(header)
+
+
+_PEM_ARMOUR = re.compile(r"-----(BEGIN|END) CERTIFICATE-----")
+
+
+def _certificate_fingerprint(header: str) -> str | None:
+    body = _PEM_ARMOUR.sub("", unquote(header))
+    body = "".join(body.split())
+    try:
+        der = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    # A certificate is a DER SEQUENCE; anything else is not one.
+    if len(der) < 64 or der[0] != 0x30:
+        return None
+    return hashlib.sha256(der).hexdigest()
 
 
 def build(

@@ -131,6 +131,9 @@ def verify(flow: SignInFlow, method: str, code: str, current: SSOSession | None 
     kind = registry.VERIFY_NAMES.get(method)
     if kind is None:
         return Outcome(error="unknown_method", flow=flow)
+    if kind == "push" and getattr(challenges.get(code), "flow_id", None) != flow.id:
+        # A phone's approval counts only for the sign-in it was asked about.
+        code = ""
     user, now = flow.user, time.time()
     wait = throttle().factor_wait(user.username, now)
     if wait is not None:

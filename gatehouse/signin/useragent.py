@@ -9,7 +9,7 @@ BROWSERS = [
     ("Edge", re.compile(r"\bEdg(e|A|iOS)?/")),
     ("Opera", re.compile(r"\bOPR/")),
     ("Firefox", re.compile(r"\b(Firefox|FxiOS)/")),
-    ("Chrome", re.compile(r"\b(Chrome|CriOS|Chromium)/")),
+    ("Chrome", re.compile(r"\b(Chrome|CriOS|Chromium|HeadlessChrome)/")),
     ("Safari", re.compile(r"\bSafari/")),
 ]
 SYSTEMS = [

@@ -9,6 +9,7 @@ waiting pages cost a thousand asyncio events, not a thousand threads or queries.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 from datetime import timedelta
@@ -16,6 +17,7 @@ from functools import cache
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -50,7 +52,11 @@ class _Hub:
             self.loop = asyncio.get_running_loop()
             self.waiters.setdefault(flow_id, set()).add(event)
             if self.listener is None or self.listener.done():
-                self.listener = asyncio.get_running_loop().create_task(self._listen())
+                # A context of its own: the listener outlives the request that started it,
+                # and must not run its queries on that request's thread.
+                self.listener = asyncio.get_running_loop().create_task(
+                    self._listen(), context=contextvars.Context()
+                )
         try:
             async with asyncio.timeout(timeout):
                 await event.wait()
@@ -89,14 +95,14 @@ class _Hub:
                     self.wake(message["data"].decode())
 
     async def _poll_database(self) -> None:
-        last = await sync_to_async(_latest_event_id)()
+        last = await sync_to_async(_latest_event_id, thread_sensitive=False)()
         while True:
             await asyncio.sleep(POLL_INTERVAL)
             with self.lock:
                 if not self.waiters:
                     self.listener = None
                     return
-            last, flows = await sync_to_async(_events_after)(last)
+            last, flows = await sync_to_async(_events_after, thread_sensitive=False)(last)
             for flow_id in flows:
                 self.wake(flow_id)
 
@@ -107,14 +113,20 @@ _hub = _Hub()
 def _latest_event_id() -> int:
     from gatehouse.signin.models import FlowEvent
 
-    latest = FlowEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    try:
+        latest = FlowEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    finally:
+        connections.close_all()  # back to the pool: no request cycle does it here
     return latest or 0
 
 
 def _events_after(last: int) -> tuple[int, list[str]]:
     from gatehouse.signin.models import FlowEvent
 
-    rows = list(FlowEvent.objects.filter(id__gt=last).values_list("id", "flow_id"))
+    try:
+        rows = list(FlowEvent.objects.filter(id__gt=last).values_list("id", "flow_id"))
+    finally:
+        connections.close_all()
     return (rows[-1][0] if rows else last), [flow_id for _, flow_id in rows]
 
 

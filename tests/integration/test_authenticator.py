@@ -215,7 +215,7 @@ def test_the_phone_sees_what_is_signing_in_but_not_the_number(phone, alice, mfa_
     assert waiting["id"] == challenge.id
     assert waiting["app"] == "Webmail" and waiting["ip"] == HOME
     assert waiting["location"] == "unknown location"
-    assert "number" not in waiting and str(challenge.number) not in json.dumps(waiting)
+    assert "number" not in waiting and challenge.number not in waiting.values()
 
 
 def test_approving_with_the_number_shown_lets_the_sign_in_through(

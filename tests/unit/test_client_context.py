@@ -74,3 +74,43 @@ def test_device_header_from_trusted_proxy_is_normalised():
 
 def test_malformed_device_header_is_no_device():
     assert device_fingerprint("127.0.0.1", "xyz", PROXIES) is None
+
+
+def _certificate():
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Ward 7 PC")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert, cert.fingerprint(hashes.SHA256()).hex(), serialization.Encoding
+
+
+def test_a_forwarded_certificate_is_hashed_to_its_fingerprint():
+    import base64
+    from urllib.parse import quote
+
+    cert, fingerprint, encoding = _certificate()
+    pem = cert.public_bytes(encoding.PEM).decode()
+    der_b64 = base64.b64encode(cert.public_bytes(encoding.DER)).decode()
+    assert device_fingerprint("127.0.0.1", quote(pem), PROXIES) == fingerprint  # nginx
+    assert device_fingerprint("127.0.0.1", quote(der_b64), PROXIES) == fingerprint  # Traefik
+    assert device_fingerprint("203.0.113.7", quote(pem), PROXIES) is None
+    assert (
+        device_fingerprint("127.0.0.1", quote("-----BEGIN CERTIFICATE-----\nAAAA\n"), PROXIES)
+        is None
+    )

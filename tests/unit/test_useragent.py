@@ -26,6 +26,10 @@ from gatehouse.signin.useragent import describe
             "Mozilla/5.0 (Linux; Android 15) AppleWebKit/537.36 Chrome/130.0 Mobile Safari/537.36",
             "Chrome on Android",
         ),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/156.0 Safari/537.36",
+            "Chrome on Linux",
+        ),
         ("python-httpx/0.28.1", "python-httpx/0.28.1"),
         ("", "Unknown device"),
     ],
