@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import monotonic
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from gatehouse import generations
 from gatehouse.access import snapshot
 from gatehouse.signin import client, sessions
 from gatehouse.signin.app_access import ALLOW, DENY, app_access
@@ -43,8 +45,72 @@ class BadMetadata(ValueError):
     pass
 
 
+# Every request header an answer depends on (the session cookie apart, taken on its own).
+ASKED_WITH = (
+    "x-forwarded-method",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-uri",
+    "x-original-method",
+    "x-original-url",
+    "x-forwarded-for",
+    "accept",
+    "x-requested-with",
+)
+
+
+class _Recent:
+    """Answers given in the last second, by everything they depend on: a page's every asset
+    asks the same question. Any session's end or change to users, and any change to policies,
+    locations, devices or apps, makes them all stale at once (gatehouse.generations)."""
+
+    SECONDS = 1.0
+    MAX = 50_000
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple, tuple[Answer, float, tuple]] = {}
+
+    @staticmethod
+    def stamp() -> tuple:
+        return generations.current(sessions.GENERATION), generations.current(snapshot.GENERATION)
+
+    def get(self, key: tuple) -> Answer | None:
+        entry = self.answers.get(key)
+        if entry is None:
+            return None
+        answer, at, stamp = entry
+        if monotonic() - at > self.SECONDS or stamp != self.stamp():
+            self.answers.pop(key, None)
+            return None
+        return answer
+
+    def put(self, key: tuple, answer: Answer) -> None:
+        if len(self.answers) >= self.MAX:
+            self.answers = {}
+        self.answers[key] = (answer, monotonic(), self.stamp())
+
+
+_recent = _Recent()
+
+
 def answer(endpoint: str, method: str, header: Callable[[str], str], peer: str) -> Answer:
     """The answer to a proxy's question. `header(name)` gives a request header ('' if absent)."""
+    key = (
+        endpoint,
+        method,
+        peer,
+        _session_token(header("cookie")),
+        header(cert_header_name()),
+        *(header(name) for name in ASKED_WITH),
+    )
+    known = _recent.get(key)
+    if known is None:
+        known = _answer_afresh(endpoint, method, header, peer)
+        _recent.put(key, known)
+    return known
+
+
+def _answer_afresh(endpoint: str, method: str, header: Callable[[str], str], peer: str) -> Answer:
     if method not in {"GET", "HEAD"}:
         return Answer(405, {"Allow": "GET, HEAD"})
     try:
