@@ -3,6 +3,7 @@ from django.urls import include, path
 from gatehouse import health
 from gatehouse.api import api
 from gatehouse.authenticator import views as authenticator_views
+from gatehouse.authenticator import webapp as authenticator_app
 from gatehouse.enrollment import views as portal
 from gatehouse.providers import forward_auth
 from gatehouse.providers.oidc import views as oidc_views
@@ -18,6 +19,9 @@ urlpatterns = [
     path("security-info/totp/<int:method_id>/confirm", portal.confirm_totp),
     path("security-info/recovery-codes", portal.recovery_codes),
     path("security-info/authenticator", authenticator_views.pair_page),
+    path("authenticator/", authenticator_app.page),
+    path("authenticator/pair", authenticator_app.page),
+    path("authenticator/<str:name>", authenticator_app.asset),
     path("security-info/methods/<int:method_id>", portal.change_method),
     path("security-info/sign-ins", portal.sign_ins),
     path("security-info/sessions", signin_views.sessions_page, name="sessions"),

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parseaddr
@@ -39,12 +40,13 @@ def ensure_key(path: Path) -> str:
     with contextlib.suppress(FileNotFoundError):
         return path.read_text()
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
+    # One temporary file per thread too: a server's first requests race here in one process.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(crypto.new_p256_private_key_pem())
     try:
-        os.link(temporary, path)  # fails if another process created it first
+        os.link(temporary, path)  # fails if another process or thread created it first
     except FileExistsError:
         pass
     finally:

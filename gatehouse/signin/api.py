@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 
@@ -190,8 +191,10 @@ async def signin_state(request: HttpRequest, response: HttpResponse, flow_id: st
     approving the push — and comes within a second of it, whichever instance took the answer."""
     # Everything that touches the database runs on a thread, never on the event loop.
     answer, waits = await sync_to_async(_state)(flow_id, request.sso, response)
-    if waits and wait > 0:
-        await waiting.wait(flow_id, min(wait, MAX_WAIT))
+    if waits and wait > 0 and await waiting.wait(flow_id, min(wait, MAX_WAIT)):
+        # Read again only when told something happened: a page that waited in vain asks
+        # again at once, and that request reads the state (a thousand waiting pages ask
+        # forty times a second).
         answer, _ = await sync_to_async(_state)(flow_id, request.sso, response)
     return answer
 
@@ -202,17 +205,26 @@ MAX_WAIT = 30
 def _state(flow_id: str, current, response: HttpResponse) -> tuple[Status, bool]:
     """The flow's state (collecting a phone's answer if one came), and whether it still
     waits for one."""
-    flow = signin_flow.get(flow_id)
-    if flow is None:
-        return Status(404, UNKNOWN_FLOW), False
-    outcome = signin_flow.collect_push(flow, current)
-    if outcome.error in signin_flow.PUSH_RETRY:
-        outcome.error = None  # reported in the state: the page offers a new push
-    flow = outcome.flow
-    waits = (
-        outcome.error is None and flow.status == signin_flow.MFA_REQUIRED and "push" in flow.data
-    )
-    return _answer(outcome, response), waits
+    try:
+        flow = signin_flow.get(flow_id)
+        if flow is None:
+            return Status(404, UNKNOWN_FLOW), False
+        outcome = signin_flow.collect_push(flow, current)
+        if outcome.error in signin_flow.PUSH_RETRY:
+            outcome.error = None  # reported in the state: the page offers a new push
+        flow = outcome.flow
+        waits = (
+            outcome.error is None
+            and flow.status == signin_flow.MFA_REQUIRED
+            and "push" in flow.data
+        )
+        return _answer(outcome, response), waits
+    finally:
+        # Not held while the page waits: a thousand waiting pages would exhaust PostgreSQL's
+        # connection pool (settings.py), or keep as many SQLite connections open. (Inside a
+        # transaction — a test's — it is not this request's to close.)
+        if not connection.in_atomic_block:
+            connection.close()
 
 
 class PushOut(Schema):

@@ -3,17 +3,33 @@ HTTP and through the `gatehouse` command only.
 
 These tests never touch the database in-process, so they need none of pytest-django's database
 fixtures and its database blocker never applies to them: the server and the commands are child
-processes with a configuration of their own."""
+processes with a configuration of their own. `browser` is Debian's chromium driven by Playwright
+(DESIGN §7)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.e2e import liveserver
 from tests.e2e.liveserver import PEOPLE, LiveServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Never `playwright install`: it downloads a browser, which fails here (DESIGN §7).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +58,16 @@ def start_server(
             return live
 
         yield start
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing; `make system-deps` (as root) installs it"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -161,6 +161,23 @@ class LiveServer:
         if result.returncode:
             raise RuntimeError(f"gatehouse users import failed: {result.stderr.strip()}")
 
+    def require_mfa_outside(self, trusted: str = "10.0.0.0/8") -> None:
+        """The mission's rule: `trusted` is the named location "Trust sites" and the default
+        policies are switched on, so a sign-in from anywhere else needs a second factor."""
+        policies = self.folder / "policies.yaml"
+        for args in (
+            ("locations", "set", "Trust sites", trusted, "--trusted"),
+            ("policies", "export", str(policies)),
+        ):
+            self._ok(self.cli(*args))
+        policies.write_text(policies.read_text().replace("state: 'off'", "state: 'on'"))
+        self._ok(self.cli("policies", "import", str(policies)))
+
+    @staticmethod
+    def _ok(result: subprocess.CompletedProcess[str]) -> None:
+        if result.returncode:
+            raise RuntimeError(f"{' '.join(result.args[3:])} failed: {result.stderr.strip()}")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.e2e.liveserver import ORGANISATION, PASSWORD, PEOPLE, LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = Path(tempfile.gettempdir()) / "signin.png"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing; `make system-deps` (as root) installs it"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_sign_in_wrong_password_sessions_and_sign_out(browser: Browser, server: LiveServer) -> None:
@@ -68,8 +43,7 @@ def test_sign_in_wrong_password_sessions_and_sign_out(browser: Browser, server: 
     page.get_by_role("link", name="Your active sessions").click()
     this_browser = page.get_by_role("row").filter(has_text="(this browser)")
     expect(this_browser).to_have_count(1)
-    user_agent = page.evaluate("navigator.userAgent")
-    expect(this_browser).to_contain_text(user_agent[:40])
+    expect(this_browser).to_contain_text("Chrome on Linux")
     expect(this_browser).to_contain_text("127.0.0.1")
 
     page.get_by_role("link", name="Back").click()
