@@ -87,6 +87,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
     serve(args.host, args.port, args.workers)
 
 
+# Granian serves no more connections per worker than its backpressure (by default 1024 shared
+# by all workers), idle keep-alive ones included, and leaves the next unanswered. A sign-in page
+# waiting for a phone holds one for up to 30 s: room for thousands of them.
+CONNECTIONS_PER_WORKER = 4096
+
+
 def serve(host: str, port: int, workers: int) -> None:
     from django.db import connections
     from granian import Granian
@@ -105,6 +111,8 @@ def serve(host: str, port: int, workers: int) -> None:
         workers=workers,
         interface=Interfaces.ASGINL,
         log_access=False,
+        backlog=CONNECTIONS_PER_WORKER,
+        backpressure=CONNECTIONS_PER_WORKER,
     ).serve()
 
 
