@@ -3,8 +3,9 @@
 `notify(flow_id)` is called wherever the change happens, on any instance; `await
 wait(flow_id, timeout)` returns as soon as it is told, or at the timeout. Between instances the
 word travels by Redis pub/sub when `cache.url` is set, else through a small table that one
-poller per process reads five times a second — either way well within a second. A thousand
-waiting pages cost a thousand asyncio events, not a thousand threads or queries."""
+poller per process reads five times a second — either way well within a second. A waiting page
+costs an asyncio event and no query; it does keep an idle thread, as Django runs the sync
+middleware in front of the async view on one (docs/authenticator.md has the figures)."""
 
 from __future__ import annotations
 
