@@ -168,6 +168,14 @@ def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+def _named(model, name: str, what: str):
+    """The row of `model` called `name`, or a one-line refusal."""
+    row = model.objects.filter(name=name).first()
+    if row is None:
+        raise CommandError(f"no {what} named '{name}'")
+    return row
+
+
 def _read_text(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8-sig")
@@ -253,10 +261,7 @@ def cmd_locations_remove(args: argparse.Namespace) -> None:
     from gatehouse.access import locations
     from gatehouse.access.models import NamedLocation
 
-    location = NamedLocation.objects.filter(name=args.name).first()
-    if location is None:
-        raise CommandError(f"no location named '{args.name}'")
-    locations.delete(_actor(), location)
+    locations.delete(_actor(), _named(NamedLocation, args.name, "location"))
     print(f"removed location {args.name}")
 
 
@@ -437,9 +442,7 @@ def cmd_apps_secret(args: argparse.Namespace) -> None:
     from gatehouse.access.models import ProtectedApp
     from gatehouse.audit import trail
 
-    app = ProtectedApp.objects.filter(name=args.name).first()
-    if app is None:
-        raise CommandError(f"no app named '{args.name}'")
+    app = _named(ProtectedApp, args.name, "app")
     if not app.confidential:
         raise CommandError(f"'{app.name}' is not a confidential OIDC client; it has no secret")
     trail.record(_actor(), "app.secret", f"app:{app.pk}")
@@ -473,10 +476,7 @@ def cmd_apps_remove(args: argparse.Namespace) -> None:
     from gatehouse.access import protected_apps
     from gatehouse.access.models import ProtectedApp
 
-    app = ProtectedApp.objects.filter(name=args.name).first()
-    if app is None:
-        raise CommandError(f"no app named '{args.name}'")
-    protected_apps.delete(_actor(), app)
+    protected_apps.delete(_actor(), _named(ProtectedApp, args.name, "app"))
     print(f"removed app {args.name}")
 
 

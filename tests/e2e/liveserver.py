@@ -169,14 +169,9 @@ class LiveServer:
             ("locations", "set", "Trust sites", trusted, "--trusted"),
             ("policies", "export", str(policies)),
         ):
-            self._ok(self.cli(*args))
+            ok(self.cli(*args))
         policies.write_text(policies.read_text().replace("state: 'off'", "state: 'on'"))
-        self._ok(self.cli("policies", "import", str(policies)))
-
-    @staticmethod
-    def _ok(result: subprocess.CompletedProcess[str]) -> None:
-        if result.returncode:
-            raise RuntimeError(f"{' '.join(result.args[3:])} failed: {result.stderr.strip()}")
+        ok(self.cli("policies", "import", str(policies)))
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -207,6 +202,13 @@ class LiveServer:
         if self.process is not None:
             stop_process(self.process)
             self.process = None
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    """The output of a command that must have succeeded; its error output if it did not."""
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(map(str, result.args))} failed: {result.stderr.strip()}")
+    return result.stdout
 
 
 def wait_until_healthy(

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.e2e import liveserver
-from tests.e2e.liveserver import PASSWORD, LiveServer, free_port, stop_process
+from tests.e2e.liveserver import PASSWORD, LiveServer, free_port, ok, stop_process
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "proxies"
 APP_HOST = "mail.demo.test"
@@ -206,11 +206,6 @@ NO_WEBMAIL_FOR_LOCUMS = {
 }
 
 
-def _ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, f"{result.args}: {result.stderr}"
-    return result.stdout
-
-
 @contextlib.contextmanager
 def protected_webmail(folder: Path, pki: Pki) -> Iterator[LiveServer]:
     """The real server, public at https://SIGNIN_HOST with its cookie for every *.demo.test
@@ -220,24 +215,24 @@ def protected_webmail(folder: Path, pki: Pki) -> Iterator[LiveServer]:
     NO_WEBMAIL_FOR_LOCUMS."""
     settings = {"server": {"public_url": f"https://{SIGNIN_HOST}", "cookie_domain": "demo.test"}}
     with liveserver.running(folder, settings) as server:
-        _ok(
+        ok(
             server.import_users(
                 (name, f"{name}@demo.test", display, "Wards", group, PASSWORD)
                 for name, (display, group) in PEOPLE.items()
             )
         )
-        _ok(server.cli("locations", "set", "Trust sites", "10.0.0.0/8", "--trusted"))
+        ok(server.cli("locations", "set", "Trust sites", "10.0.0.0/8", "--trusted"))
         fingerprint = pki.device_fingerprint
-        _ok(server.cli("devices", "add", "--fingerprint", fingerprint, "--name", "Ward PC 7"))
-        _ok(server.cli("apps", "add", "Webmail", "--kind", "forward_auth", "--host", APP_HOST))
+        ok(server.cli("devices", "add", "--fingerprint", fingerprint, "--name", "Ward PC 7"))
+        ok(server.cli("apps", "add", "Webmail", "--kind", "forward_auth", "--host", APP_HOST))
         policies = folder / "policies.yaml"
-        _ok(server.cli("policies", "export", str(policies)))
+        ok(server.cli("policies", "export", str(policies)))
         document = yaml.safe_load(policies.read_text())
         for policy in document["policies"]:
             policy["state"] = "on"
         document["policies"].append(NO_WEBMAIL_FOR_LOCUMS)
         policies.write_text(yaml.safe_dump(document, sort_keys=False))
-        _ok(server.cli("policies", "import", str(policies)))
+        ok(server.cli("policies", "import", str(policies)))
         yield server
 
 

@@ -11,17 +11,12 @@ import httpx
 import pyotp
 import pytest
 
-from tests.e2e.liveserver import PASSWORD
+from tests.e2e.liveserver import PASSWORD, ok
 
 pytestmark = pytest.mark.e2e
 
 OFFICE, HOME = "10.20.30.40", "203.0.113.7"
 PC = "ab" * 32
-
-
-def ok(result) -> str:
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @pytest.fixture(scope="module")

@@ -14,17 +14,12 @@ import httpx
 import pytest
 
 from tests.e2e import liveserver
-from tests.e2e.liveserver import PASSWORD
+from tests.e2e.liveserver import PASSWORD, ok
 
 pytestmark = pytest.mark.e2e
 
 OFFICE, HOME = "10.20.30.40", "203.0.113.7"
 AUTHENTICATOR = str(liveserver.BIN / "gatehouse-authenticator")
-
-
-def ok(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @pytest.fixture(scope="module")
