@@ -48,7 +48,8 @@ class RedisStore:
 class DatabaseStore:
     def read(self, key: str) -> dict | None:
         record = ThrottleRecord.objects.filter(key=key, expires_at__gt=timezone.now()).first()
-        return json.loads(record.data) if record else None
+        # An empty row is one `update` has just claimed and not yet written: no record yet.
+        return json.loads(record.data) if record and record.data else None
 
     def update(self, key: str, change: Callable[[dict | None], dict], ttl: int) -> dict:
         now = timezone.now()
