@@ -4,12 +4,18 @@ through, and for nobody signed in, beside the same server's bare `GET /healthz` 
 Run from the repository root (needs Debian's `wrk`):
 
     .venv/bin/python bench/forward_auth.py [--duration 10] [--connections 64] [--workers 1]
+                                           [--no-pin]
 
 The organisation is the mission's: the default policies switched on, a trusted location and a
 managed device, so the allowed request (from the trust site, on the managed device, as a
 trusted proxy forwards it) goes through every policy. Targets (issue 5): the allowed path at
 >= 50% of the floor's requests/s, p99 <= 5 ms at 64 connections. The database follows the
 test suite's: PostgreSQL when GATEHOUSE_DATABASE_URL is a postgresql:// URL, else SQLite.
+
+The load generator and the server share the machine, so by default (with two cores or more)
+wrk runs on the last core and the server on the others (taskset), as if wrk ran on a machine
+of its own; `--no-pin` lets the kernel place them, and the figures then carry wrk's own
+scheduling against the server's.
 """
 
 from __future__ import annotations
@@ -120,13 +126,35 @@ def scenarios(session: str) -> list[Scenario]:
     ]
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Command prefixes putting the server and wrk on their own cores (empty: anywhere)."""
+
+    server: tuple[str, ...] = ()
+    wrk: tuple[str, ...] = ()
+
+    @classmethod
+    def chosen(cls, pin: bool) -> Placement:
+        cores = os.cpu_count() or 1
+        if not pin or cores < 2 or shutil.which("taskset") is None:
+            return cls()
+        server = "0" if cores == 2 else f"0-{cores - 2}"
+        return cls(("taskset", "-c", server), ("taskset", "-c", str(cores - 1)))
+
+    def describe(self) -> str:
+        if not self.server:
+            return "server and wrk placed by the kernel"
+        return f"server on CPU {self.server[-1]}, wrk on CPU {self.wrk[-1]}"
+
+
 def load(
     base_url: str, scenario: Scenario, seconds: int, args: argparse.Namespace, script: Path
 ) -> Figures:
     probe = httpx.get(f"{base_url}{scenario.path}", headers=scenario.headers)
     if probe.status_code != scenario.status:
         sys.exit(f"{scenario.label}: answered {probe.status_code}, not {scenario.status}")
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s"]
+    command = [*args.placement.wrk, "wrk", f"-t{args.threads}", f"-c{args.connections}"]
+    command.append(f"-d{seconds}s")
     command += ["--timeout", "10s", "-s", str(script)]
     for name, value in scenario.headers.items():
         command += ["-H", f"{name}: {value}"]
@@ -154,12 +182,17 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64, help="open connections (64)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--workers", type=int, default=1, help="gatehouse serve --workers (1)")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not give wrk and the server cores of their own"
+    )
     args = parser.parse_args()
+    args.placement = Placement.chosen(not args.no_pin)
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk (or make system-deps as root)")
 
     def serve(server: LiveServer) -> list[str]:
-        command = [GATEHOUSE, "--config", str(server.config_path), "serve"]
+        command = [*args.placement.server, GATEHOUSE, "--config", str(server.config_path)]
+        command.append("serve")
         return [*command, "--port", str(server.port), "--workers", str(args.workers)]
 
     results: dict[str, Figures] = {}
@@ -181,7 +214,8 @@ def main() -> int:
     print(
         f"Forward auth: gatehouse serve ({args.workers} worker(s)), {database}, default policies "
         f"on; wrk {args.connections} connections x {args.duration}s; "
-        f"{os.cpu_count()} cores, load average {load_average:.1f} at the start"
+        f"{os.cpu_count()} cores ({args.placement.describe()}), load average "
+        f"{load_average:.1f} at the start"
     )
     print(f"{'request':<30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  wrong")
     for label, figures in results.items():

@@ -1,8 +1,8 @@
 """Benchmark of push approval's last step through the real server (`gatehouse serve`, one
 worker): a thousand sign-ins wait at once on the long-poll the sign-in page uses
 (`GET /api/v1/signin/{flow}?wait=25`), their phones answer, and for each sign-in the time from
-the phone's answer to the release of its waiting request is taken. Target (issue 6): p99 under
-250 ms with 1,000 waiting. Run from the repository root:
+the phone's answer being sent to the release of its waiting request is taken. Target
+(issue 6): p99 under 250 ms with 1,000 waiting. Run from the repository root:
 
     .venv/bin/python bench/push.py [--sign-ins 1000] [--rate 25] [--redis redis://…/N]
 
@@ -204,6 +204,8 @@ async def run(
         oldest_first = sorted(signins, key=lambda signin: signin.pushed)
         order = [oldest_first[i * count // answered] for i in range(answered)]
         answers = []
+        lag: list[float] = []
+        watch = asyncio.create_task(loop_lag(lag))
         clock["answering"] = began = time.perf_counter()
         for index, signin in enumerate(order):
             if rate > 0:
@@ -211,10 +213,20 @@ async def run(
             answers.append(asyncio.create_task(approve(phone_calls, signin)))
         await asyncio.gather(*answers)
         clock["answered"] = time.perf_counter()
+        watch.cancel()
         await asyncio.wait([waiters[signin.flow] for signin in order], timeout=WAIT + 5)
         for waiter in waiters.values():
             waiter.cancel()
-    return {"signins": signins, "early": early, "clock": clock}
+    return {"signins": signins, "early": early, "clock": clock, "lag": lag}
+
+
+async def loop_lag(lag: list[float], period: float = 0.01) -> None:
+    """How late this client's own event loop wakes (ms): time the client, not the server,
+    adds to every figure."""
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(period)
+        lag.append((time.perf_counter() - asked - period) * 1000)
 
 
 def report(result: dict, args: argparse.Namespace, users: int, database: str) -> bool:
@@ -251,12 +263,13 @@ def report(result: dict, args: argparse.Namespace, users: int, database: str) ->
         ("answer sent -> page released", to_release),
         ("answer's reply -> page released", after_reply),
         ("the answer request itself", answer),
+        ("this client's own loop lag", result["lag"]),
     ):
         p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
         print(f"  {label:32} {p50:8.1f} {p99:8.1f} {max(values):8.1f}")
-    # The target is the brief's measure: from the answer accepted (the phone has its reply) to
-    # the page released. Released first counts as 0: the server wakes the page before replying.
-    p99 = percentile([max(0.0, value) for value in after_reply], 0.99)
+    # The target, strictly: from the moment the phone sends its answer (so the answer's own
+    # handling counts) to the page released.
+    p99 = percentile(to_release, 0.99)
     met = (
         outcomes.get("authenticated", 0) == args.answers
         and unanswered.get("still waiting", 0) == args.sign_ins - args.answers
@@ -264,7 +277,7 @@ def report(result: dict, args: argparse.Namespace, users: int, database: str) ->
     )
     print(
         f"  target: every answered page released as authenticated, the rest still waiting, "
-        f"answer's reply -> page released p99 < {P99_TARGET_MS:g} ms: {'met' if met else 'NOT met'}"
+        f"answer sent -> page released p99 < {P99_TARGET_MS:g} ms: {'met' if met else 'NOT met'}"
     )
     return met
 

@@ -3,9 +3,11 @@
 The endpoints a reverse proxy calls for every request of every protected app, and /healthz,
 are answered here on the event loop, without Django's request cycle (which costs a thread per
 request); when an answer needs the database after all (a session not in memory, a change to
-look for) it is computed again on a thread. Everything else is Django."""
+look for) it is computed again on a thread. The sign-in page's long-poll is held here too,
+between two ordinary Django requests (gatehouse/signin/longpoll.py). Everything else is
+Django."""
 
-import json
+import gc
 import logging
 import os
 
@@ -18,10 +20,26 @@ django_application = get_asgi_application()
 
 from gatehouse import hotpath  # noqa: E402  (Django is set up by now)
 from gatehouse.providers import forward_auth  # noqa: E402
+from gatehouse.signin import longpoll, waiting  # noqa: E402
 
 logger = logging.getLogger(__name__)
+
+
+def _settle_heap() -> None:
+    """Load every view, then move all that is loaded into the collector's permanent
+    generation: a full collection then walks only what requests made, not the ~130,000
+    objects of Django and the code (it took 70-160 ms with a thousand sign-in pages waiting,
+    and every request in the process waited with it; bench/push.py)."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018  (imports every view module)
+    gc.collect()
+    gc.freeze()
+
+
+_settle_heap()
 HEALTHZ = "/healthz"
-HEALTHY = json.dumps({"status": "ok"}).encode()
+HEALTHY = forward_auth.Answer(200, {"Content-Type": "application/json"}, '{"status": "ok"}')
 
 
 async def application(scope, receive, send) -> None:
@@ -29,24 +47,32 @@ async def application(scope, receive, send) -> None:
     if scope["type"] == "http" and (path == HEALTHZ or path in forward_auth.ENDPOINTS):
         await _fast(scope, send)
         return
+    poll = longpoll.wanted(scope)
+    if poll is not None:
+        flow_id, seconds = poll
+        await longpoll.serve(
+            django_application, scope, receive, send, flow_id, seconds, waiting.watch
+        )
+        return
     await django_application(scope, receive, send)
 
 
 async def _fast(scope, send) -> None:
     if scope["path"] == HEALTHZ:
-        await _send(send, 200, {"Content-Type": "application/json"}, HEALTHY)
-        return
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        joiner = "; " if name == "cookie" else ", "
-        headers[name] = f"{headers[name]}{joiner}{value}" if name in headers else value
+        result = HEALTHY
+    else:
+        result = await _forward_auth(scope)
+    start, body = result.asgi_messages
+    await send(start)
+    await send(body)
+
+
+async def _forward_auth(scope) -> forward_auth.Answer:
+    header = hotpath.header_reader(scope["headers"])
     peer = scope["client"][0] if scope.get("client") else ""
 
     def run() -> forward_auth.Answer:
-        return forward_auth.answer(
-            scope["path"], scope["method"], lambda n: headers.get(n, ""), peer
-        )
+        return forward_auth.answer(scope["path"], scope["method"], header, peer)
 
     def run_blocking() -> forward_auth.Answer:
         try:
@@ -56,20 +82,12 @@ async def _fast(scope, send) -> None:
             connections.close_all()
 
     try:
-        with hotpath.no_blocking():
-            result = run()
+        return hotpath.without_blocking(run)
     except hotpath.WouldBlock:
-        try:
-            result = await sync_to_async(run_blocking, thread_sensitive=False)()
-        except Exception:
-            # Fail closed: nobody is let in when storage is down, and the proxy says so.
-            logger.exception("forward auth failed")
-            result = forward_auth.Answer(503, {"Retry-After": "5"}, "storage unavailable")
-    await _send(send, result.status, result.headers, result.body.encode())
-
-
-async def _send(send, status: int, headers: dict[str, str], body: bytes) -> None:
-    raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
-    raw.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+        pass
+    try:
+        return await sync_to_async(run_blocking, thread_sensitive=False)()
+    except Exception:
+        # Fail closed: nobody is let in when storage is down, and the proxy says so.
+        logger.exception("forward auth failed")
+        return forward_auth.Answer(503, {"Retry-After": "5"}, "storage unavailable")

@@ -96,7 +96,7 @@ CONNECTIONS_PER_WORKER = 4096
 def serve(host: str, port: int, workers: int) -> None:
     from django.db import connections
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
     # The workers are forked from this process: nothing it opened (a connection, a pool and
     # the threads that fill it) may be inherited by them half-alive.
@@ -110,6 +110,9 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         interface=Interfaces.ASGINL,
+        # uvloop, not asyncio's own loop: forward auth's allowed path went from 24,600 to
+        # 36,600 requests/s on one worker (bench/forward_auth.py).
+        loop=Loops.uvloop,
         log_access=False,
         backlog=CONNECTIONS_PER_WORKER,
         backpressure=CONNECTIONS_PER_WORKER,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from time import monotonic
 from urllib.parse import urlencode, urlsplit
 
@@ -39,6 +40,18 @@ class Answer:
     status: int
     headers: dict[str, str]
     body: str = ""
+
+    @cached_property
+    def asgi_messages(self) -> tuple[dict, dict]:
+        """The ASGI messages that send this answer, made once: a remembered answer is
+        sent again and again (gatehouse.asgi)."""
+        body = self.body.encode()
+        headers = [(name.lower().encode(), value.encode()) for name, value in self.headers.items()]
+        headers.append((b"content-length", str(len(body)).encode()))
+        return (
+            {"type": "http.response.start", "status": self.status, "headers": headers},
+            {"type": "http.response.body", "body": body},
+        )
 
 
 class BadMetadata(ValueError):

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from asgiref.sync import sync_to_async
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
 from gatehouse.api import session_auth
 from gatehouse.signin import flow as signin_flow
-from gatehouse.signin import sessions, waiting
+from gatehouse.signin import longpoll, sessions
 from gatehouse.signin.models import SignInFlow, SSOSession
 
 router = Router(tags=["sign-in"])
@@ -186,45 +184,30 @@ def _on_flow(
     summary="A sign-in's state (long-poll with ?wait=N)",
     exclude_none=True,
 )
-async def signin_state(request: HttpRequest, response: HttpResponse, flow_id: str, wait: int = 0):
-    """With `wait=N` (up to 30 s) the answer waits for the sign-in to move on — a phone
-    approving the push — and comes within a second of it, whichever instance took the answer."""
-    # Everything that touches the database runs on a thread, never on the event loop.
-    answer, waits = await sync_to_async(_state)(flow_id, request.sso, response)
-    if waits and wait > 0 and await waiting.wait(flow_id, min(wait, MAX_WAIT)):
-        # Read again only when told something happened: a page that waited in vain asks
-        # again at once, and that request reads the state (a thousand waiting pages ask
-        # forty times a second).
-        answer, _ = await sync_to_async(_state)(flow_id, request.sso, response)
-    return answer
-
-
-MAX_WAIT = 30
-
-
-def _state(flow_id: str, current, response: HttpResponse) -> tuple[Status, bool]:
-    """The flow's state (collecting a phone's answer if one came), and whether it still
-    waits for one."""
-    try:
-        flow = signin_flow.get(flow_id)
-        if flow is None:
-            return Status(404, UNKNOWN_FLOW), False
-        outcome = signin_flow.collect_push(flow, current)
-        if outcome.error in signin_flow.PUSH_RETRY:
-            outcome.error = None  # reported in the state: the page offers a new push
-        flow = outcome.flow
-        waits = (
-            outcome.error is None
-            and flow.status == signin_flow.MFA_REQUIRED
-            and "push" in flow.data
-        )
-        return _answer(outcome, response), waits
-    finally:
-        # Not held while the page waits: a thousand waiting pages would exhaust PostgreSQL's
-        # connection pool (settings.py), or keep as many SQLite connections open. (Inside a
-        # transaction — a test's — it is not this request's to close.)
-        if not connection.in_atomic_block:
-            connection.close()
+def signin_state(
+    request: HttpRequest,
+    response: HttpResponse,
+    flow_id: str,
+    wait: int = Query(
+        0,
+        ge=0,
+        description=f"Seconds (at most {longpoll.MAX_WAIT}) to hold the answer while the sign-in "
+        "waits for the user's phone: it comes within a second of the phone's answer, "
+        "whichever instance took it.",
+    ),
+):
+    """The flow's state, collecting a phone's answer if one came. The waiting for `wait` is
+    done in front of this view (gatehouse/signin/longpoll.py), which holds no thread."""
+    flow = signin_flow.get(flow_id)
+    if flow is None:
+        return Status(404, UNKNOWN_FLOW)
+    outcome = signin_flow.collect_push(flow, request.sso)
+    if outcome.error in signin_flow.PUSH_RETRY:
+        outcome.error = None  # reported in the state: the page offers a new push
+    flow = outcome.flow
+    if outcome.error is None and flow.status == signin_flow.MFA_REQUIRED and "push" in flow.data:
+        response[longpoll.WAITS] = "push"
+    return _answer(outcome, response)
 
 
 class PushOut(Schema):

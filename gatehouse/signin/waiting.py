@@ -1,11 +1,10 @@
 """Waking sign-in pages that wait for something to happen elsewhere (a phone approving a push).
 
-`notify(flow_id)` is called wherever the change happens, on any instance; `await
-wait(flow_id, timeout)` returns as soon as it is told, or at the timeout. Between instances the
+`notify(flow_id)` is called wherever the change happens, on any instance; the event of
+`watch(flow_id)` is set as soon as this process is told. Between instances the
 word travels by Redis pub/sub when `cache.url` is set, else through a small table that one
 poller per process reads five times a second — either way well within a second. A waiting page
-costs an asyncio event and no query; it does keep an idle thread, as Django runs the sync
-middleware in front of the async view on one (docs/authenticator.md has the figures)."""
+costs an asyncio event, no query and no thread (gatehouse/signin/longpoll.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +12,8 @@ import asyncio
 import contextvars
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from functools import cache
 
@@ -47,7 +48,10 @@ class _Hub:
         for event in events:
             loop.call_soon_threadsafe(event.set)
 
-    async def wait(self, flow_id: str, timeout: float) -> bool:
+    @contextmanager
+    def watch(self, flow_id: str) -> Iterator[asyncio.Event]:
+        """An event set when `flow_id` is notified while inside the block. Watch before
+        reading the state the wait depends on: a word that comes in between is not lost."""
         event = asyncio.Event()
         with self.lock:
             self.loop = asyncio.get_running_loop()
@@ -55,15 +59,9 @@ class _Hub:
             if self.listener is None or self.listener.done():
                 # A context of its own: the listener outlives the request that started it,
                 # and must not run its queries on that request's thread.
-                self.listener = asyncio.get_running_loop().create_task(
-                    self._listen(), context=contextvars.Context()
-                )
+                self.listener = self.loop.create_task(self._listen(), context=contextvars.Context())
         try:
-            async with asyncio.timeout(timeout):
-                await event.wait()
-            return True
-        except TimeoutError:
-            return False
+            yield event
         finally:
             with self.lock:
                 flows = self.waiters.get(flow_id)
@@ -150,6 +148,6 @@ def _publisher():
     return redis.Redis.from_url(settings.CACHE_URL)
 
 
-async def wait(flow_id: str, timeout: float) -> bool:
-    """True when notified about `flow_id` within `timeout` seconds."""
-    return await _hub.wait(flow_id, timeout)
+def watch(flow_id: str) -> AbstractContextManager[asyncio.Event]:
+    """`with watch(flow_id) as told: ... await told.wait()` — on the event loop."""
+    return _hub.watch(flow_id)

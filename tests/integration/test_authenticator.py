@@ -17,6 +17,7 @@ from gatehouse.authenticator.models import FraudBlock, PairedDevice, PairingLink
 from gatehouse.console import tokens
 from gatehouse.methods import tap
 from gatehouse.signin import flow as signin_flow
+from gatehouse.signin import longpoll
 from gatehouse.signin.models import SignInEvent, SignInFlow, SSOSession
 from gatehouse.signin.throttle import factor_key
 from gatehouse.signin.throttle_store import throttle
@@ -235,6 +236,23 @@ def test_approving_with_the_number_shown_lets_the_sign_in_through(
     answered = PushChallenge.objects.get(id=challenge.id)
     assert json.loads(answered.answer["message"])["number"] == challenge.number
     assert phone.pending() == []
+
+
+def test_the_state_marks_itself_for_the_long_poll_while_a_push_waits(
+    phone, alice, mfa_everywhere, woken
+):
+    """What gatehouse/signin/longpoll.py holds a page on: the view's WAITS header, set while a
+    push waits and not once it is answered."""
+    browser, body = mfa_sign_in()
+    state = browser.get(f"/api/v1/signin/{body['flow']}?wait=25")
+    assert "push" not in state.json() and longpoll.WAITS not in state  # no push asked for yet
+    push = browser.post(f"/api/v1/signin/{body['flow']}/push", {}).json()
+    state = browser.get(f"/api/v1/signin/{body['flow']}?wait=25")
+    assert state.json()["push"] and state[longpoll.WAITS] == "push"
+    phone.approve(push["challenge"], push["number"])
+    state = browser.get(f"/api/v1/signin/{body['flow']}?wait=25")
+    assert state.json()["status"] == "authenticated" and longpoll.WAITS not in state
+    assert browser.get(f"/api/v1/signin/{body['flow']}?wait=-1").status_code == 422
 
 
 def test_an_approval_counts_once(phone, alice, mfa_everywhere, woken):
