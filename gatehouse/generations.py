@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Hashable
 from functools import cache
+from typing import Generic, TypeVar
 
 import redis
 from django.conf import settings
@@ -20,6 +22,8 @@ from gatehouse import hotpath
 
 CHECK_INTERVAL = 1.0
 REDIS_KEY = "gatehouse:generations"
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class _Store:
@@ -99,3 +103,27 @@ def bump_on_change(name: str, *senders: type[models.Model]) -> None:
     for sender in senders:
         for signal in (post_save, post_delete, m2m_changed):
             signal.connect(handler, sender=sender, weak=False)
+
+
+class StampedMemo(Generic[K, V]):
+    """Values remembered for `seconds`, and only while `stamp()` (made of `current(...)`
+    stamps) is what it was when they were put; at `limit` entries it starts afresh."""
+
+    def __init__(self, seconds: float, limit: int, stamp: Callable[[], Hashable]) -> None:
+        self.seconds, self.limit, self.stamp = seconds, limit, stamp
+        self.entries: dict[K, tuple[V, float, Hashable]] = {}
+
+    def get(self, key: K) -> V | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        value, at, stamp = entry
+        if time.monotonic() - at > self.seconds or stamp != self.stamp():
+            self.entries.pop(key, None)
+            return None
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        if len(self.entries) >= self.limit:
+            self.entries = {}
+        self.entries[key] = (value, time.monotonic(), self.stamp())

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from time import monotonic
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -72,38 +71,14 @@ ASKED_WITH = (
 )
 
 
-class _Recent:
-    """Answers given in the last second, by everything they depend on: a page's every asset
-    asks the same question. Any session's end or change to users, and any change to policies,
-    locations, devices or apps, makes them all stale at once (gatehouse.generations)."""
-
-    SECONDS = 1.0
-    MAX = 50_000
-
-    def __init__(self) -> None:
-        self.answers: dict[tuple, tuple[Answer, float, tuple]] = {}
-
-    @staticmethod
-    def stamp() -> tuple:
-        return generations.current(sessions.GENERATION), generations.current(snapshot.GENERATION)
-
-    def get(self, key: tuple) -> Answer | None:
-        entry = self.answers.get(key)
-        if entry is None:
-            return None
-        answer, at, stamp = entry
-        if monotonic() - at > self.SECONDS or stamp != self.stamp():
-            self.answers.pop(key, None)
-            return None
-        return answer
-
-    def put(self, key: tuple, answer: Answer) -> None:
-        if len(self.answers) >= self.MAX:
-            self.answers = {}
-        self.answers[key] = (answer, monotonic(), self.stamp())
-
-
-_recent = _Recent()
+# Answers given in the last second, by everything they depend on: a page's every asset asks
+# the same question. Any session's end or change to users, and any change to policies,
+# locations, devices or apps, makes them all stale at once.
+_recent: generations.StampedMemo[tuple, Answer] = generations.StampedMemo(
+    1.0,
+    50_000,
+    lambda: (generations.current(sessions.GENERATION), generations.current(snapshot.GENERATION)),
+)
 
 
 def answer(endpoint: str, method: str, header: Callable[[str], str], peer: str) -> Answer:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from time import monotonic
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -73,34 +72,12 @@ def create(
     return NewSession(session, token)
 
 
-class _Recent:
-    """Sessions looked up in the last few seconds, so that a burst of requests from one browser
-    (every forward-auth check of every page asset) costs no query. Any session's end, and any
-    change to users or groups, empties it on every instance (gatehouse.generations)."""
-
-    SECONDS = 30.0
-    MAX = 20_000
-
-    def __init__(self) -> None:
-        self.entries: dict[str, tuple[SSOSession, float, tuple[int, int]]] = {}
-
-    def get(self, digest: str) -> SSOSession | None:
-        entry = self.entries.get(digest)
-        if entry is None:
-            return None
-        session, loaded, stamp = entry
-        if stamp != generations.current(GENERATION) or monotonic() - loaded > self.SECONDS:
-            self.entries.pop(digest, None)
-            return None
-        return session
-
-    def put(self, digest: str, session: SSOSession) -> None:
-        if len(self.entries) >= self.MAX:
-            self.entries.clear()
-        self.entries[digest] = (session, monotonic(), generations.current(GENERATION))
-
-
-_recent = _Recent()
+# Sessions looked up in the last 30 s, so that a burst of requests from one browser (every
+# forward-auth check of every page asset) costs no query. Any session's end, and any change to
+# users or groups, empties it on every instance.
+_recent: generations.StampedMemo[str, SSOSession] = generations.StampedMemo(
+    30.0, 20_000, lambda: generations.current(GENERATION)
+)
 
 
 def _load(digest: str) -> SSOSession | None:
