@@ -5,6 +5,7 @@ audited with its actor, before and after."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from types import ModuleType
 from typing import Any, Literal
 
 from django.http import HttpRequest
@@ -86,6 +87,19 @@ def _invalid(exc: Exception) -> Status:
     return Status(400, {"error": "invalid", "message": str(exc)})
 
 
+REFUSED = (locations.LocationError, devices.DeviceError, protected_apps.AppError)
+
+
+def _saved(request: HttpRequest, status: int, kind: ModuleType, body: Schema, **item_id) -> Status:
+    """Add (no `item_id`) or replace a location, device or app through its module's `save`,
+    answered as `status` with the saved thing, or 400 with why it was refused."""
+    try:
+        saved = kind.save(_actor(request), **body.dict(), **item_id)
+    except REFUSED as exc:
+        return _invalid(exc)
+    return Status(status, kind.as_dict(saved))
+
+
 # --- named locations ----------------------------------------------------------------------
 
 
@@ -96,11 +110,7 @@ def list_locations(request: HttpRequest):
 
 @router.post("/locations", response={201: LocationOut, 400: ErrorOut}, summary="Add a location")
 def create_location(request: HttpRequest, body: LocationIn):
-    try:
-        location = locations.save(_actor(request), body.name, body.ranges, body.trusted)
-    except locations.LocationError as exc:
-        return _invalid(exc)
-    return Status(201, locations.as_dict(location))
+    return _saved(request, 201, locations, body)
 
 
 @router.get("/locations/{location_id}", response=LocationOut, summary="One location")
@@ -113,13 +123,7 @@ def get_location(request: HttpRequest, location_id: int):
 )
 def update_location(request: HttpRequest, location_id: int, body: LocationIn):
     get_object_or_404(NamedLocation, id=location_id)
-    try:
-        location = locations.save(
-            _actor(request), body.name, body.ranges, body.trusted, location_id=location_id
-        )
-    except locations.LocationError as exc:
-        return _invalid(exc)
-    return Status(200, locations.as_dict(location))
+    return _saved(request, 200, locations, body, location_id=location_id)
 
 
 @router.delete("/locations/{location_id}", response={204: None}, summary="Remove a location")
@@ -138,13 +142,7 @@ def list_devices(request: HttpRequest):
 
 @router.post("/devices", response={201: DeviceOut, 400: ErrorOut}, summary="Register a device")
 def create_device(request: HttpRequest, body: DeviceIn):
-    try:
-        device = devices.save(
-            _actor(request), body.fingerprint, body.name, body.owner, body.compliant
-        )
-    except devices.DeviceError as exc:
-        return _invalid(exc)
-    return Status(201, devices.as_dict(device))
+    return _saved(request, 201, devices, body)
 
 
 @router.get("/devices/{device_id}", response=DeviceOut, summary="One device")
@@ -155,13 +153,7 @@ def get_device(request: HttpRequest, device_id: int):
 @router.put("/devices/{device_id}", response={200: DeviceOut, 400: ErrorOut}, summary="Replace")
 def update_device(request: HttpRequest, device_id: int, body: DeviceIn):
     get_object_or_404(ManagedDevice, id=device_id)
-    try:
-        device = devices.save(
-            _actor(request), body.fingerprint, body.name, body.owner, body.compliant, device_id
-        )
-    except devices.DeviceError as exc:
-        return _invalid(exc)
-    return Status(200, devices.as_dict(device))
+    return _saved(request, 200, devices, body, device_id=device_id)
 
 
 @router.delete("/devices/{device_id}", response={204: None}, summary="Remove a device")
@@ -193,11 +185,7 @@ def list_apps(request: HttpRequest):
 
 @router.post("/apps", response={201: AppOut, 400: ErrorOut}, summary="Add an app")
 def create_app(request: HttpRequest, body: AppIn):
-    try:
-        app = protected_apps.save(_actor(request), **body.dict())
-    except protected_apps.AppError as exc:
-        return _invalid(exc)
-    return Status(201, protected_apps.as_dict(app))
+    return _saved(request, 201, protected_apps, body)
 
 
 @router.get("/apps/{app_id}", response=AppOut, summary="One app")
@@ -208,11 +196,7 @@ def get_app(request: HttpRequest, app_id: int):
 @router.put("/apps/{app_id}", response={200: AppOut, 400: ErrorOut}, summary="Replace an app")
 def update_app(request: HttpRequest, app_id: int, body: AppIn):
     get_object_or_404(ProtectedApp, id=app_id)
-    try:
-        app = protected_apps.save(_actor(request), **body.dict(), app_id=app_id)
-    except protected_apps.AppError as exc:
-        return _invalid(exc)
-    return Status(200, protected_apps.as_dict(app))
+    return _saved(request, 200, protected_apps, body, app_id=app_id)
 
 
 @router.delete("/apps/{app_id}", response={204: None}, summary="Remove an app")
