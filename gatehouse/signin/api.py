@@ -191,13 +191,14 @@ def signin_state(
     wait: int = Query(
         0,
         ge=0,
-        description=f"Seconds (at most {longpoll.MAX_WAIT}) to hold the answer while the sign-in "
-        "waits for the user's phone: it comes within a second of the phone's answer, "
-        "whichever instance took it.",
+        description=f"Seconds (at most {longpoll.MAX_WAIT}) for the server to hold the answer "
+        "while the sign-in waits for the user's phone: it comes within a second of the phone's "
+        "answer, whichever instance took it, or with the same state when the time is up.",
     ),
 ):
-    """The flow's state, collecting a phone's answer if one came. The waiting for `wait` is
-    done in front of this view (gatehouse/signin/longpoll.py), which holds no thread."""
+    """The flow's state, collecting a phone's answer if one came. The server holds the answer
+    for `wait` in front of this view (gatehouse/signin/longpoll.py), on the WAITS header set
+    here, which it takes off."""
     flow = signin_flow.get(flow_id)
     if flow is None:
         return Status(404, UNKNOWN_FLOW)

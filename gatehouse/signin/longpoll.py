@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager
 from urllib.parse import parse_qsl
 
 PATH = re.compile(r"/api/v1/signin/([A-Za-z0-9_-]+)")
@@ -28,22 +28,24 @@ Message = dict
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[dict, Receive, Send], Awaitable[None]]
-Watch = Callable[[str], AbstractContextManager[asyncio.Event]]
+Watch = Callable[[str], AbstractAsyncContextManager[asyncio.Event]]
 
 
 def wanted(scope: dict) -> tuple[str, int] | None:
-    """(flow id, seconds) when the request is a long-poll; None sends it to Django as it is
-    (which also answers a malformed `wait`)."""
-    if scope["type"] != "http" or scope["method"] != "GET":
+    """(flow id, seconds to hold) for a request for a sign-in's state, which all pass through
+    here (so that the WAITS header never leaves); 0 seconds when it asks for no wait, or for
+    a `wait` that is not a number (Django answers that with 422)."""
+    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
         return None
     match = PATH.fullmatch(scope["path"])
     if match is None:
         return None
+    wait = ""
     for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
         if name == "wait":
-            seconds = int(value) if value.isdigit() else 0
-            return (match[1], min(seconds, MAX_WAIT)) if seconds > 0 else None
-    return None
+            wait = value  # the last one, as Django reads it
+    seconds = int(wait) if wait.isascii() and wait.isdigit() and len(wait) <= 3 else 0
+    return match[1], min(seconds, MAX_WAIT)
 
 
 class _Answer:
@@ -96,28 +98,40 @@ async def serve(
         return answer
 
     try:
-        # Watch before the first read: a word that comes while the view runs is not lost.
-        with watch(flow_id) as told:
-            while True:
-                told.clear()
-                answer = await ask()
-                remaining = deadline - asyncio.get_running_loop().time()
-                if not answer.waits or remaining <= 0:
-                    break
-                woken = asyncio.ensure_future(told.wait())
-                try:
-                    await asyncio.wait(
-                        (woken, gone), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                    )
-                finally:
-                    woken.cancel()
-                if gone.done():
-                    return
-                if not told.is_set():
-                    break  # the time is up: the held answer still holds
-        await answer.send_to(send)
+        answer = await (_held(ask, gone, watch(flow_id), deadline) if seconds > 0 else ask())
+        if answer is not None and not gone.done():
+            await answer.send_to(send)
     finally:
         gone.cancel()
+
+
+async def _held(
+    ask: Callable[[], Awaitable[_Answer]],
+    gone: asyncio.Future,
+    watching: AbstractAsyncContextManager[asyncio.Event],
+    deadline: float,
+) -> _Answer | None:
+    """The answer to send once the flow has moved on or the deadline has passed; None when
+    the page went away first."""
+    # Watch before the first read: a word that comes while the view runs is not lost.
+    async with watching as told:
+        while True:
+            told.clear()
+            answer = await ask()
+            remaining = deadline - asyncio.get_running_loop().time()
+            if gone.done() or not answer.waits or remaining <= 0:
+                return answer
+            woken = asyncio.ensure_future(told.wait())
+            try:
+                await asyncio.wait(
+                    (woken, gone), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                woken.cancel()
+            if gone.done():
+                return None
+            if not told.is_set():
+                return answer  # the time is up: the held answer still holds
 
 
 async def _read_request(receive: Receive) -> Message | None:

@@ -9,11 +9,12 @@ costs an asyncio event, no query and no thread (gatehouse/signin/longpoll.py).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from functools import cache
 
@@ -25,6 +26,7 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 CHANNEL = "gatehouse:flows"
 POLL_INTERVAL = 0.2
+READY_WITHIN = 2.0  # seconds a page waits for the listener to start before reading anyway
 # Rows of the table are only needed until every poller has seen them.
 KEEP = timedelta(minutes=5)
 
@@ -37,6 +39,8 @@ class _Hub:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.waiters: dict[str, set[asyncio.Event]] = {}
         self.listener: asyncio.Task | None = None
+        self.listening = asyncio.Event()
+        self.last_event: int | None = None  # the newest FlowEvent the poller has seen
 
     def wake(self, flow_id: str) -> None:
         """Wake this process's waiters for `flow_id`; safe from any thread."""
@@ -48,19 +52,27 @@ class _Hub:
         for event in events:
             loop.call_soon_threadsafe(event.set)
 
-    @contextmanager
-    def watch(self, flow_id: str) -> Iterator[asyncio.Event]:
-        """An event set when `flow_id` is notified while inside the block. Watch before
-        reading the state the wait depends on: a word that comes in between is not lost."""
+    @asynccontextmanager
+    async def watch(self, flow_id: str) -> AsyncIterator[asyncio.Event]:
+        """An event set when `flow_id` is notified while inside the block. Entered once the
+        listener hears every word from here on, so a word that comes while the caller reads
+        the state the wait depends on is not lost."""
         event = asyncio.Event()
         with self.lock:
             self.loop = asyncio.get_running_loop()
             self.waiters.setdefault(flow_id, set()).add(event)
             if self.listener is None or self.listener.done():
+                self.listening = asyncio.Event()
                 # A context of its own: the listener outlives the request that started it,
                 # and must not run its queries on that request's thread.
-                self.listener = self.loop.create_task(self._listen(), context=contextvars.Context())
+                self.listener = self.loop.create_task(
+                    self._listen(self.listening), context=contextvars.Context()
+                )
+            listening = self.listening
         try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(READY_WITHIN):
+                    await listening.wait()
             yield event
         finally:
             with self.lock:
@@ -70,38 +82,47 @@ class _Hub:
                     if not flows:
                         del self.waiters[flow_id]
 
-    async def _listen(self) -> None:
+    async def _listen(self, listening: asyncio.Event) -> None:
         try:
             if settings.CACHE_URL:
-                await self._listen_redis()
+                await self._listen_redis(listening)
             else:
-                await self._poll_database()
+                await self._poll_database(listening)
         except asyncio.CancelledError:
             raise
         except Exception:
             # The listener must never take the waiting pages down with it: they still
             # re-check at their timeout, and the next waiter starts a new listener.
             logger.exception("flow listener stopped")
+        finally:
+            listening.set()  # nobody waits for a listener that is gone
 
-    async def _listen_redis(self) -> None:
+    async def _listen_redis(self, listening: asyncio.Event) -> None:
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(settings.CACHE_URL)
         async with client.pubsub() as pubsub:
             await pubsub.subscribe(CHANNEL)
             async for message in pubsub.listen():
-                if message.get("type") == "message":
+                if message.get("type") == "subscribe":
+                    listening.set()  # Redis has the subscription: every publish from now on
+                elif message.get("type") == "message":
                     self.wake(message["data"].decode())
 
-    async def _poll_database(self) -> None:
-        last = await sync_to_async(_latest_event_id, thread_sensitive=False)()
+    async def _poll_database(self, listening: asyncio.Event) -> None:
+        # Where the last poller stopped, so that a restart misses nothing that came between.
+        if self.last_event is None:
+            self.last_event = await sync_to_async(_latest_event_id, thread_sensitive=False)()
+        listening.set()
         while True:
             await asyncio.sleep(POLL_INTERVAL)
             with self.lock:
                 if not self.waiters:
                     self.listener = None
                     return
-            last, flows = await sync_to_async(_events_after, thread_sensitive=False)(last)
+            self.last_event, flows = await sync_to_async(_events_after, thread_sensitive=False)(
+                self.last_event
+            )
             for flow_id in flows:
                 self.wake(flow_id)
 
@@ -148,6 +169,6 @@ def _publisher():
     return redis.Redis.from_url(settings.CACHE_URL)
 
 
-def watch(flow_id: str) -> AbstractContextManager[asyncio.Event]:
-    """`with watch(flow_id) as told: ... await told.wait()` — on the event loop."""
+def watch(flow_id: str) -> AbstractAsyncContextManager[asyncio.Event]:
+    """`async with watch(flow_id) as told: ... await told.wait()`."""
     return _hub.watch(flow_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -30,7 +31,7 @@ def mission(tmp_path_factory):
             server.import_users(
                 [
                     (f"porter{i}", f"porter{i}@n.test", f"Porter {i}", "Estates", "Staff", PASSWORD)
-                    for i in range(3)
+                    for i in range(4)
                 ]
             )
         )
@@ -150,3 +151,22 @@ def test_two_racing_answers_count_once(mission, tmp_path):
     ]
     outcomes = sorted(racer.wait(60) for racer in racers)
     assert outcomes == [0, 1]
+
+
+def test_the_long_poll_holds_only_while_a_push_waits_and_never_shows_its_marker(mission, tmp_path):
+    pair(mission, "porter3", tmp_path / "phone.json")
+    http, flow, _ = push_from_home(mission, "porter3")
+    with contextlib.closing(http):
+        for query, held in (("", False), ("?wait=0", False), ("?wait=1", True)):
+            began = time.monotonic()
+            state = http.get(f"/api/v1/signin/{flow}{query}")
+            took = time.monotonic() - began
+            assert state.status_code == 200 and state.json()["push"]
+            assert "gatehouse-waits" not in state.headers
+            assert (1.0 <= took < 3.0) if held else took < 1.0, (query, took)
+        assert http.get(f"/api/v1/signin/{flow}?wait=abc").status_code == 422
+        assert http.get(f"/api/v1/signin/{flow}?wait=%C2%B2").status_code == 422
+        # A page that goes away stops its wait; the server serves the next one as before.
+        with pytest.raises(httpx.ReadTimeout):
+            http.get(f"/api/v1/signin/{flow}?wait=25", timeout=0.5)
+        assert http.get(f"/api/v1/signin/{flow}").json()["push"]

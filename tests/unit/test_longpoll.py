@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import contextmanager
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -25,10 +25,16 @@ def scope(query: bytes = b"wait=25", method: str = "GET", path: str = PATH) -> d
         (scope(), (FLOW, 25)),
         (scope(b"wait=300"), (FLOW, longpoll.MAX_WAIT)),
         (scope(b"x=1&wait=5"), (FLOW, 5)),
-        (scope(b"wait=0"), None),
-        (scope(b"wait=abc"), None),  # Django answers it: 422
-        (scope(b"wait=-3"), None),
-        (scope(b""), None),
+        (scope(b"wait=25&wait=0"), (FLOW, 0)),  # the last, as Django reads it
+        (scope(method="HEAD"), (FLOW, 25)),
+        # Not held, but through here all the same, so that the WAITS header never leaves;
+        # Django answers what is not a number with 422.
+        (scope(b"wait=0"), (FLOW, 0)),
+        (scope(b""), (FLOW, 0)),
+        (scope(b"wait=abc"), (FLOW, 0)),
+        (scope(b"wait=-3"), (FLOW, 0)),
+        (scope("wait=²".encode()), (FLOW, 0)),
+        (scope(b"wait=" + b"9" * 5000), (FLOW, 0)),
         (scope(method="POST"), None),
         (scope(path=f"{PATH}/push"), None),
         (scope(path="/api/v1/signin"), None),
@@ -45,8 +51,8 @@ class Hub:
     def __init__(self) -> None:
         self.watching: dict[str, set[asyncio.Event]] = {}
 
-    @contextmanager
-    def watch(self, flow_id: str):
+    @asynccontextmanager
+    async def watch(self, flow_id: str):
         event = asyncio.Event()
         self.watching.setdefault(flow_id, set()).add(event)
         try:
@@ -166,9 +172,28 @@ def test_a_word_that_changes_nothing_keeps_the_page_waiting_until_the_time_is_up
     assert client.answer()[1] == WAITING
 
 
+def test_an_answer_asked_for_without_a_wait_goes_at_once_without_its_marker():
+    app, hub, client = App(WAITING), Hub(), Client()
+    assert run(app, hub, client, 0) < 0.5
+    headers, state = client.answer()
+    assert state == WAITING and headers == [(b"content-type", b"application/json")]
+    assert hub.watching == {}  # nothing to watch
+
+
 def test_a_page_that_goes_away_stops_waiting_and_is_sent_nothing():
     app, hub, client = App(WAITING), Hub(), Client(leaves_after=0.1)
     took = run(app, hub, client, 5)
     assert took < 0.5
     assert client.sent == []
     assert hub.watching[FLOW] == set()
+
+
+def test_a_page_that_goes_away_while_its_state_is_read_is_sent_nothing():
+    app, hub, client = App(WAITING), Hub(), Client(leaves_after=0.05)
+
+    async def slow_app(scope, receive, send):
+        await asyncio.sleep(0.1)  # the page leaves meanwhile
+        await app(scope, receive, send)
+
+    assert run(slow_app, hub, client, 5) < 0.5
+    assert client.sent == []
