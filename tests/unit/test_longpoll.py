@@ -12,6 +12,8 @@ import pytest
 from gatehouse.signin import longpoll
 
 FLOW = "f-123"
+# Well under the 5 s holds these tests give, with room for a busy machine.
+SOON = 2.5
 PATH = f"/api/v1/signin/{FLOW}"
 
 
@@ -129,7 +131,7 @@ def run(app: App, hub: Hub, client: Client, seconds: float, meanwhile=None) -> f
 
 def test_an_answer_that_does_not_wait_goes_at_once():
     app, hub, client = App(DONE), Hub(), Client()
-    assert run(app, hub, client, 5) < 0.5
+    assert run(app, hub, client, 5) < SOON
     assert app.calls == 1
     assert client.answer()[1] == DONE
 
@@ -137,7 +139,7 @@ def test_an_answer_that_does_not_wait_goes_at_once():
 def test_a_waiting_answer_is_held_until_the_flow_is_notified_then_asked_again():
     app, hub, client = App(WAITING, DONE), Hub(), Client()
     took = run(app, hub, client, 5, meanwhile=(0.1, hub.notify, FLOW))
-    assert 0.1 <= took < 0.5
+    assert 0.1 <= took < SOON
     assert app.calls == 2
     headers, state = client.answer()
     assert state == DONE
@@ -148,7 +150,7 @@ def test_a_waiting_answer_is_held_until_the_flow_is_notified_then_asked_again():
 def test_when_nothing_happens_the_held_answer_goes_at_the_timeout_without_its_marker():
     app, hub, client = App(WAITING), Hub(), Client()
     took = run(app, hub, client, 0.2)
-    assert 0.2 <= took < 0.6
+    assert 0.2 <= took < SOON
     assert app.calls == 1  # no second read: nothing happened
     headers, state = client.answer()
     assert state == WAITING
@@ -160,21 +162,21 @@ def test_a_word_that_comes_while_the_state_is_read_is_not_lost():
     app = App(WAITING, DONE)
     app.during = lambda: hub.notify(FLOW) if app.calls == 1 else None
     client = Client()
-    assert run(app, hub, client, 5) < 0.5
+    assert run(app, hub, client, 5) < SOON
     assert client.answer()[1] == DONE
 
 
 def test_a_word_that_changes_nothing_keeps_the_page_waiting_until_the_time_is_up():
     app, hub, client = App(WAITING), Hub(), Client()
     took = run(app, hub, client, 0.4, meanwhile=(0.1, hub.notify, FLOW))
-    assert 0.4 <= took < 0.9
+    assert 0.4 <= took < SOON
     assert app.calls == 2
     assert client.answer()[1] == WAITING
 
 
 def test_an_answer_asked_for_without_a_wait_goes_at_once_without_its_marker():
     app, hub, client = App(WAITING), Hub(), Client()
-    assert run(app, hub, client, 0) < 0.5
+    assert run(app, hub, client, 0) < SOON
     headers, state = client.answer()
     assert state == WAITING and headers == [(b"content-type", b"application/json")]
     assert hub.watching == {}  # nothing to watch
@@ -183,7 +185,7 @@ def test_an_answer_asked_for_without_a_wait_goes_at_once_without_its_marker():
 def test_a_page_that_goes_away_stops_waiting_and_is_sent_nothing():
     app, hub, client = App(WAITING), Hub(), Client(leaves_after=0.1)
     took = run(app, hub, client, 5)
-    assert took < 0.5
+    assert took < SOON
     assert client.sent == []
     assert hub.watching[FLOW] == set()
 
@@ -195,5 +197,5 @@ def test_a_page_that_goes_away_while_its_state_is_read_is_sent_nothing():
         await asyncio.sleep(0.1)  # the page leaves meanwhile
         await app(scope, receive, send)
 
-    assert run(slow_app, hub, client, 5) < 0.5
+    assert run(slow_app, hub, client, 5) < SOON
     assert client.sent == []
