@@ -11,6 +11,7 @@ from django.utils import timezone
 from gatehouse.access import devices, snapshot
 from gatehouse.access.decisions import Assessment, assess
 from gatehouse.methods.registry import satisfied_by
+from gatehouse.signin import log
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.flow import factors_can_meet
 from gatehouse.signin.models import SSOSession
@@ -60,6 +61,26 @@ class _Verdicts:
 
 
 _verdicts = _Verdicts()
+
+
+def record_refusal(session: SSOSession, client: ClientContext, app: str, access: AppAccess) -> None:
+    """The sign-in log's event for an app refused to a signed-in session, with the policies
+    that decided it: one per attempt at OIDC's authorize step. (Forward auth, asked about
+    every asset of every page, records none: the proxy's access log has those.)"""
+    assessment = access.assessment
+    decision = assessment.decision
+    log.record(
+        username=session.user.username,
+        user=session.user,
+        client=client,
+        where=assessment.where,
+        device=assessment.device,
+        result=log.FAILURE,
+        reason="policy_block" if decision.outcome == "block" else "managed_device_required",
+        app=app,
+        requirement="multi_factor" if decision.outcome == "requirements" else "single_factor",
+        policies=[entry.to_dict() for entry in decision.trace],
+    )
 
 
 def _policy_verdict(

@@ -24,7 +24,7 @@ from gatehouse.crypto import new_rsa_private_key_pem
 from gatehouse.providers.oidc import clients, keys
 from gatehouse.providers.oidc.models import SessionGrant
 from gatehouse.signin import sessions
-from gatehouse.signin.models import SSOSession
+from gatehouse.signin.models import SignInEvent, SSOSession
 from tests.conftest import HOME, OFFICE, totp_code
 
 pytestmark = pytest.mark.django_db
@@ -380,6 +380,12 @@ def test_an_app_blocked_by_policy_gets_access_denied_with_the_reason(alice, port
     assert params["error"] == "access_denied"
     assert params["error_description"] == "The portal is closed."
     assert params["state"] == "state-1"
+    # The refusal is in the sign-in log, with the policy that decided it.
+    event = SignInEvent.objects.filter(app="portal").latest("time")
+    assert (event.username, event.result, event.reason) == ("alice", "failure", "policy_block")
+    assert {"policy_id": "policy-portal", "result": "applied"}.items() <= next(
+        entry for entry in event.policies if entry["policy_id"] == "policy-portal"
+    ).items()
 
 
 def test_prompt_none_answers_instead_of_asking(alice, with_totp, portal):

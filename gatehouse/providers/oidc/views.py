@@ -27,7 +27,7 @@ from oauthlib.openid.connect.core import exceptions as oidc_errors
 
 from gatehouse.providers.oidc import claims, grants
 from gatehouse.signin import sessions
-from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP, app_access
+from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP, app_access, record_refusal
 
 AUTHORIZE_PATH = "/oauth/authorize/"
 
@@ -119,6 +119,7 @@ class AuthorizeView(AuthorizationView):
             return HttpResponseRedirect(signin_url(app, after_sign_in(return_to), fresh=True))
         access = app_access(request.sso, request.client, app)
         if access.verdict == DENY:
+            record_refusal(request.sso, request.client, app, access)
             return self._refuse(credentials, errors.AccessDeniedError, access.message)
         if access.verdict != ALLOW:
             if "none" in prompt:
