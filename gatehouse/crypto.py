@@ -25,8 +25,13 @@ CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def random_token(nbytes: int = 32) -> str:
-    """An unguessable URL-safe token (session cookies, flow ids)."""
-    return secrets.token_urlsafe(nbytes)
+    """An unguessable URL-safe token (session cookies, flow and challenge ids). Never one that
+    starts with "-", which a command line would take for an option (`gatehouse-authenticator
+    approve ID NUMBER` failed for one challenge in 64)."""
+    while True:
+        token = secrets.token_urlsafe(nbytes)
+        if not token.startswith("-"):
+            return token
 
 
 def digest(secret: str) -> str:

@@ -150,7 +150,7 @@ def test_two_racing_answers_count_once(mission, tmp_path):
         for _ in range(2)
     ]
     outcomes = sorted(racer.wait(60) for racer in racers)
-    assert outcomes == [0, 1]
+    assert outcomes == [0, 1], [racer.communicate() for racer in racers]
 
 
 def test_the_long_poll_holds_only_while_a_push_waits_and_never_shows_its_marker(mission, tmp_path):

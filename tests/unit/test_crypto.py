@@ -35,3 +35,7 @@ def test_random_codes_are_grouped_and_typable():
 
 def test_codes_compare_ignoring_case_dashes_and_lookalikes():
     assert crypto.normalise_code("ab1o-il00 ") == crypto.normalise_code("AB10110 0")
+
+
+def test_random_tokens_never_look_like_a_command_line_option():
+    assert not any(crypto.random_token(24).startswith("-") for _ in range(5000))
