@@ -11,9 +11,7 @@ import gc
 import logging
 import os
 
-from asgiref.sync import sync_to_async
 from django.core.asgi import get_asgi_application
-from django.db import connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gatehouse.settings")
 django_application = get_asgi_application()
@@ -74,19 +72,12 @@ async def _forward_auth(scope) -> forward_auth.Answer:
     def run() -> forward_auth.Answer:
         return forward_auth.answer(scope["path"], scope["method"], header, peer)
 
-    def run_blocking() -> forward_auth.Answer:
-        try:
-            return run()
-        finally:
-            # No request cycle here to hand the connection back to the pool: do it now.
-            connections.close_all()
-
     try:
         return hotpath.without_blocking(run)
     except hotpath.WouldBlock:
         pass
     try:
-        return await sync_to_async(run_blocking, thread_sensitive=False)()
+        return await hotpath.on_thread(run)
     except Exception:
         # Fail closed: nobody is let in when storage is down, and the proxy says so.
         logger.exception("forward auth failed")

@@ -1,13 +1,17 @@
 """Running request code on the event loop, safely: code that is about to block (a query, a
 Redis call) first calls `may_block()`, which inside `without_blocking(work)` raises WouldBlock
 so the caller can retry the request on a thread. Warm requests then never leave the event
-loop. And reading an ASGI request's headers with as little work as a hot path can afford."""
+loop; `await on_thread(work)` is where the others go. And reading an ASGI request's headers
+with as little work as a hot path can afford."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import connections
 
 T = TypeVar("T")
 
@@ -30,6 +34,19 @@ def without_blocking(work: Callable[[], T]) -> T:
         return work()
     finally:
         _forbidden.reset(token)
+
+
+async def on_thread(work: Callable[..., T], *args: object) -> T:
+    """`work(*args)` on a worker thread, off the event loop; the database connections it
+    opened go back to the pool after, as no request cycle does that here."""
+
+    def run() -> T:
+        try:
+            return work(*args)
+        finally:
+            connections.close_all()
+
+    return await sync_to_async(run, thread_sensitive=False)()
 
 
 def header_reader(pairs: Iterable[tuple[bytes, bytes]]) -> Callable[[str], str]:

@@ -18,10 +18,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from functools import cache
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connections
 from django.utils import timezone
+
+from gatehouse import hotpath
 
 logger = logging.getLogger(__name__)
 CHANNEL = "gatehouse:flows"
@@ -112,7 +112,7 @@ class _Hub:
     async def _poll_database(self, listening: asyncio.Event) -> None:
         # Where the last poller stopped, so that a restart misses nothing that came between.
         if self.last_event is None:
-            self.last_event = await sync_to_async(_latest_event_id, thread_sensitive=False)()
+            self.last_event = await hotpath.on_thread(_latest_event_id)
         listening.set()
         while True:
             await asyncio.sleep(POLL_INTERVAL)
@@ -120,9 +120,7 @@ class _Hub:
                 if not self.waiters:
                     self.listener = None
                     return
-            self.last_event, flows = await sync_to_async(_events_after, thread_sensitive=False)(
-                self.last_event
-            )
+            self.last_event, flows = await hotpath.on_thread(_events_after, self.last_event)
             for flow_id in flows:
                 self.wake(flow_id)
 
@@ -133,20 +131,13 @@ _hub = _Hub()
 def _latest_event_id() -> int:
     from gatehouse.signin.models import FlowEvent
 
-    try:
-        latest = FlowEvent.objects.order_by("-id").values_list("id", flat=True).first()
-    finally:
-        connections.close_all()  # back to the pool: no request cycle does it here
-    return latest or 0
+    return FlowEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def _events_after(last: int) -> tuple[int, list[str]]:
     from gatehouse.signin.models import FlowEvent
 
-    try:
-        rows = list(FlowEvent.objects.filter(id__gt=last).values_list("id", "flow_id"))
-    finally:
-        connections.close_all()
+    rows = list(FlowEvent.objects.filter(id__gt=last).values_list("id", "flow_id"))
     return (rows[-1][0] if rows else last), [flow_id for _, flow_id in rows]
 
 
