@@ -24,6 +24,7 @@ class AppAccess:
     verdict: str
     message: str
     assessment: Assessment
+    reason: str = ""  # a refusal's sign-in log reason code
 
 
 def app_access(
@@ -76,7 +77,7 @@ def record_refusal(session: SSOSession, client: ClientContext, app: str, access:
         where=assessment.where,
         device=assessment.device,
         result=log.FAILURE,
-        reason="policy_block" if decision.outcome == "block" else "managed_device_required",
+        reason=access.reason,
         app=app,
         requirement="multi_factor" if decision.outcome == "requirements" else "single_factor",
         policies=[entry.to_dict() for entry in decision.trace],
@@ -118,13 +119,13 @@ def _verdict(assessment: Assessment) -> AppAccess:
     helpdesk = settings.CONFIG["organisation.helpdesk"]
     if decision.outcome == "block":
         message = decision.message or f"Access blocked. Contact {helpdesk}."
-        return AppAccess(DENY, message, assessment)
+        return AppAccess(DENY, message, assessment, "policy_block")
     if decision.outcome == "requirements":
         if not factors_can_meet(decision):
             message = (
                 decision.message
                 or f"Use one of the organisation's computers, or contact {helpdesk}."
             )
-            return AppAccess(DENY, message, assessment)
+            return AppAccess(DENY, message, assessment, "managed_device_required")
         return AppAccess(STEP_UP, decision.message, assessment)
     return AppAccess(ALLOW, "", assessment)
