@@ -33,12 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.e2e import liveserver
-from tests.e2e.liveserver import GATEHOUSE, PASSWORD, LiveServer
+from tests.e2e.liveserver import GATEHOUSE, PASSWORD, LiveServer, ok
 
 APP_HOST = "mail.bench.test"
 TRUST_SITE = "10.1.2.3"
@@ -78,24 +77,9 @@ class Figures:
 def set_up(server: LiveServer) -> str:
     """The mission's organisation through the `gatehouse` command; a session cookie for USER
     signed in at the trust site on the managed device."""
-    steps = [
-        ["locations", "set", "Trust sites", "10.0.0.0/8", "--trusted"],
-        ["devices", "add", "--fingerprint", DEVICE, "--name", "Ward PC"],
-        ["apps", "add", "Webmail", "--kind", "forward_auth", "--host", APP_HOST],
-    ]
-    for step in steps:
-        ran = server.cli(*step)
-        if ran.returncode:
-            sys.exit(f"gatehouse {' '.join(step)}: {ran.stderr.strip()}")
-    policies = server.folder / "policies.yaml"
-    if server.cli("policies", "export", str(policies)).returncode:
-        sys.exit("gatehouse policies export failed")
-    document = yaml.safe_load(policies.read_text())
-    for policy in document["policies"]:
-        policy["state"] = "on"
-    policies.write_text(yaml.safe_dump(document))
-    if server.cli("policies", "import", str(policies)).returncode:
-        sys.exit("gatehouse policies import failed")
+    server.require_mfa_outside()  # "Trust sites" 10.0.0.0/8, the default policies on
+    ok(server.cli("devices", "add", "--fingerprint", DEVICE, "--name", "Ward PC"))
+    ok(server.cli("apps", "add", "Webmail", "--kind", "forward_auth", "--host", APP_HOST))
     server.add_people({USER: "Bench Nurse"})
     response = httpx.post(
         f"{server.base_url}/api/v1/signin",
