@@ -420,6 +420,7 @@ def cmd_apps_add(args: argparse.Namespace) -> None:
             redirect_uris=args.redirect_uri or [],
             first_party=not args.third_party,
             confidential=args.confidential,
+            native=args.native,
         )
     except protected_apps.AppError as exc:
         raise CommandError(str(exc)) from None
@@ -428,6 +429,7 @@ def cmd_apps_add(args: argparse.Namespace) -> None:
         from django.conf import settings
 
         kind = "confidential" if app.confidential else "public, PKCE S256"
+        kind += ", native: any loopback port" if app.native else ""
         print(f"client_id {app.name} ({kind}); issuer {settings.PUBLIC_URL} (docs/oidc.md)")
     if app.confidential:
         _print_client_secret(app)
@@ -736,6 +738,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--confidential",
         action="store_true",
         help="OIDC client with a secret (printed once), for server-side apps; else public (PKCE)",
+    )
+    app_add.add_argument(
+        "--native",
+        action="store_true",
+        help="OIDC public client run on people's own computers (RFC 8252): its loopback redirect "
+        "URIs may name any port; else every redirect URI matches exactly",
     )
     app_add.set_defaults(handler=cmd_apps_add)
     reissue_help = "Give a confidential OIDC client a new secret (printed once; the old one stops)"

@@ -172,6 +172,7 @@ class AppIn(Schema):
     redirect_uris: list[str] = []
     first_party: bool = True
     confidential: bool = False
+    native: bool = False
 
 
 class AppOut(AppIn):
