@@ -20,6 +20,14 @@ EXIT_BAD_INPUT = 2
 class CommandError(Exception):
     """A one-line reason to refuse the command."""
 
+    exit_code = EXIT_BAD_INPUT
+
+
+class Findings(CommandError):
+    """The command ran and found something wrong (`proxy-check`)."""
+
+    exit_code = 1
+
 
 def _setup(signing_key: bool = False) -> gatehouse_config.Config:
     """Validate the configuration, then start Django on it. `signing_key`: first create the
@@ -514,6 +522,37 @@ def cmd_apps_remove(args: argparse.Namespace) -> None:
     print(f"removed app {args.name}")
 
 
+def cmd_proxy_check(args: argparse.Namespace) -> None:
+    from gatehouse import proxycheck
+
+    connection = proxycheck.Connection(
+        resolve=dict(args.resolve or []), cafile=args.cacert, source=args.source
+    )
+    forged = 0
+    for url in args.urls:
+        try:
+            report = proxycheck.check(url, connection)
+        except proxycheck.ProxyCheckError as exc:
+            raise CommandError(str(exc)) from None
+        print("\n".join(report.lines()))
+        forged += len(report.failed)
+    if forged:
+        raise Findings(f"{forged} forged headers reached Gatehouse unchanged (docs/proxies/)")
+    print("every forged header was replaced or removed on the way")
+
+
+def _resolve(text: str) -> tuple[str, str]:
+    import ipaddress
+
+    host, _, rest = text.partition(":")
+    port, _, address = rest.partition(":")
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not HOST:PORT:ADDRESS") from None
+    return f"{host.lower()}:{_port(port)}", address.strip("[]")
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> None:
     _setup()
     from gatehouse.audit import trail
@@ -843,6 +882,24 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke.add_argument("id", type=_positive, metavar="ID")
     token_revoke.set_defaults(handler=cmd_tokens_revoke)
 
+    check_help = (
+        "Send requests through your reverse proxy with a forged X-Forwarded-For, managed-device "
+        "header and Remote-* identity headers, and report any that reached Gatehouse unchanged "
+        "(exit 1 then). URL: Gatehouse's own site or an app it protects, as a browser reaches "
+        "them; run it from where a browser would be (docs/proxies/)."
+    )
+    proxy_check = add("proxy-check", cmd_proxy_check, check_help)
+    proxy_check.add_argument("urls", nargs="+", metavar="URL")
+    proxy_check.add_argument(
+        "--resolve",
+        action="append",
+        type=_resolve,
+        metavar="HOST:PORT:ADDRESS",
+        help="connect to ADDRESS for HOST:PORT (as curl's --resolve)",
+    )
+    proxy_check.add_argument("--cacert", metavar="FILE", help="CA certificates to verify with")
+    proxy_check.add_argument("--source", metavar="ADDRESS", help="local address to connect from")
+
     audit_cmd = add("audit", _needs_action, "The audit trail.")
     audit_sub = _actions(audit_cmd)
     audit_sub.add_parser("verify", help="Check the audit trail's hash chain").set_defaults(
@@ -917,7 +974,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.handler(args)
     except (CommandError, gatehouse_config.ConfigError) as exc:
         print(f"gatehouse {args.command}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return getattr(exc, "exit_code", EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         return 130
     return 0

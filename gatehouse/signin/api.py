@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from gatehouse.api import session_auth
+from gatehouse.hotpath import meta_header_reader
 from gatehouse.signin import flow as signin_flow
-from gatehouse.signin import longpoll, sessions
+from gatehouse.signin import longpoll, sessions, whoami
 from gatehouse.signin.models import SignInFlow, SSOSession
 
 router = Router(tags=["sign-in"])
@@ -245,6 +247,43 @@ def signin_push(request: HttpRequest, flow_id: str):
 
 
 PUSH_REFUSALS = {"too_many_pending": 429, "too_many_pushes": 429, "fraud_reported": 403}
+
+
+class DeviceSeenOut(Schema):
+    kind: Literal["managed", "personal"]
+    why: str
+    fingerprint: str | None = None
+    device_id: int | None = None
+    name: str | None = None
+
+
+class WhoAmIOut(Schema):
+    address: str | None = Field(description="The client address Gatehouse uses (null: unknown)")
+    address_why: str
+    locations: list[str] = Field(description="The named locations the address is in")
+    trusted: bool = Field(description="Whether any of them is trusted")
+    device: DeviceSeenOut
+    device_why: str
+    peer: str = Field(description="The address the connection came from")
+    peer_trusted: bool = Field(description="Whether that is one of server.trusted_proxies")
+    device_header: str = Field(description="The managed-device header (server.client_cert_header)")
+    headers: dict[str, str | None] = Field(
+        description="The forwarded headers as they arrived: X-Forwarded-For, the device header, "
+        "Remote-User, -Groups, -Name and -Email (null: absent)"
+    )
+    probe: str | None = Field(None, description="The X-Gatehouse-Proxy-Check header sent")
+
+
+@router.get(
+    "/whoami",
+    response=WhoAmIOut,
+    summary="What Gatehouse sees of this request: address, location, trust, device and why",
+)
+def who_am_i(request: HttpRequest, response: HttpResponse):
+    """No sign-in needed: it describes the caller's own request, as every sign-in from here
+    would be judged (docs/proxies/ and `gatehouse proxy-check` use it to check a proxy)."""
+    response["Cache-Control"] = "no-store"
+    return whoami.seen(request.META.get("REMOTE_ADDR", ""), meta_header_reader(request.META))
 
 
 @router.post("/signout", response={204: None}, summary="End the current session")
