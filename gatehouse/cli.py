@@ -424,6 +424,17 @@ def cmd_users_unlock(args: argparse.Namespace) -> None:
     print(f"unlocked {user.username}")
 
 
+def cmd_users_signout(args: argparse.Namespace) -> None:
+    if bool(args.user) == args.everyone:
+        raise CommandError("name one USER, or --everyone")
+    _setup()
+    from gatehouse.signin import sessions
+
+    user = _user(args.user) if args.user else None
+    ended = sessions.end_by_admin(_actor(), user)
+    print(f"ended {ended} sessions of {user.username if user else 'every user'}")
+
+
 def cmd_users_unblock(args: argparse.Namespace) -> None:
     _setup()
     from gatehouse.authenticator import fraud
@@ -730,6 +741,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unlock.add_argument("user")
     unlock.set_defaults(handler=cmd_users_unlock)
+    signout = users_sub.add_parser(
+        "signout",
+        help="End every session of USER (or --everyone), with the apps' tokens; audited",
+    )
+    signout.add_argument("user", nargs="?")
+    signout.add_argument("--everyone", action="store_true", help="every user's sessions")
+    signout.set_defaults(handler=cmd_users_signout)
     unblock = users_sub.add_parser(
         "unblock", help="Lift the block after USER reported a push as not theirs"
     )

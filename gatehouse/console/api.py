@@ -24,6 +24,7 @@ from gatehouse.console.models import ApiToken
 from gatehouse.directory.importer import normalise_username
 from gatehouse.directory.models import User
 from gatehouse.methods import tap
+from gatehouse.signin import sessions
 from gatehouse.signin.throttle_store import throttle
 
 
@@ -416,6 +417,29 @@ def revoke_token(request: HttpRequest, token_id: int):
     except tokens.TokenError as exc:
         return Status(409, {"error": "revoked", "message": str(exc)})
     return Status(204, None)
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+class EndedOut(Schema):
+    ended: int
+
+
+@router.delete(
+    "/users/{username}/sessions",
+    response=EndedOut,
+    summary="Sign a user out everywhere: end every session, and the apps' tokens with them",
+)
+def end_user_sessions(request: HttpRequest, username: str):
+    return {"ended": sessions.end_by_admin(_actor(request), _user_or_404(username))}
+
+
+@router.delete(
+    "/sessions", response=EndedOut, summary="Sign everyone out: end every session of every user"
+)
+def end_all_sessions(request: HttpRequest):
+    return {"ended": sessions.end_by_admin(_actor(request))}
 
 
 # --- What-If and audit --------------------------------------------------------------------

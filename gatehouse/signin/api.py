@@ -299,13 +299,39 @@ def my_sessions(request: HttpRequest):
     return [_session_out(s, request.sso) for s in sessions.active_for(request.user)]
 
 
+REAUTHENTICATE = {
+    "error": "reauthentication_required",
+    "message": "For your security, sign in again before ending your other sessions.",
+}
+
+
+class EndedOut(Schema):
+    ended: int
+
+
 @me_router.delete(
-    "/sessions/{session_id}", response={204: None, 404: ErrorOut}, summary="End one of my sessions"
+    "/sessions",
+    response={200: EndedOut, 401: ErrorOut},
+    summary="End all my other sessions (needs a sign-in in the last 10 minutes)",
+)
+def end_my_other_sessions(request: HttpRequest):
+    if not sessions.recently_signed_in(request.sso):
+        return Status(401, REAUTHENTICATE)
+    ended = sessions.end_all("ended_by_user", user=request.user, keep=request.sso)
+    return Status(200, {"ended": ended})
+
+
+@me_router.delete(
+    "/sessions/{session_id}",
+    response={204: None, 401: ErrorOut, 404: ErrorOut},
+    summary="End one of my sessions (another: needs a sign-in in the last 10 minutes)",
 )
 def end_my_session(request: HttpRequest, response: HttpResponse, session_id: str):
     session = next((s for s in sessions.active_for(request.user) if s.id == session_id), None)
     if session is None:
         return Status(404, {"error": "unknown_session"})
+    if session.id != request.sso.id and not sessions.recently_signed_in(request.sso):
+        return Status(401, REAUTHENTICATE)
     sessions.end(session, "ended_by_user")
     if session.id == request.sso.id:
         sessions.clear_cookie(response)

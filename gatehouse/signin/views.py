@@ -177,6 +177,9 @@ def sessions_page(request: HttpRequest) -> HttpResponse:
             (s for s in sessions.active_for(request.user) if s.id == request.POST.get("session")),
             None,
         )
+        mine = target is not None and target.id == request.sso.id
+        if target is not None and not mine and not sessions.recently_signed_in(request.sso):
+            return HttpResponseRedirect("/signin?prompt=login&return_to=/security-info/sessions")
         if target is not None:
             sessions.end(target, "ended_by_user")
             if target.id == request.sso.id:

@@ -287,3 +287,32 @@ def test_tokens_cli_creates_lists_and_revokes(admin, capsys):
         ("token.create", cli),
         ("token.revoke", cli),
     ]
+
+
+# --- ending sessions -------------------------------------------------------------------------
+
+
+def test_an_administrator_signs_one_user_or_everyone_out_audited(admin, alice, make_user, capsys):
+    from tests.integration.test_signin_api import browsers_signed_in
+
+    make_user("bob", "battery staple")
+    alices = browsers_signed_in(2)
+    [bob] = browsers_signed_in(1, "bob", "battery staple")
+    ended = admin.call("delete", "/users/alice/sessions")
+    assert ended.status_code == 200 and ended.json() == {"ended": 2}
+    assert all(b.get("/api/v1/me/sessions").status_code == 401 for b in alices)
+    assert bob.get("/api/v1/me/sessions").status_code == 200
+    assert admin.call("delete", "/users/nobody/sessions").status_code == 404
+    assert admin.call("delete", "/sessions").json() == {"ended": 1}
+    assert bob.get("/api/v1/me/sessions").status_code == 401
+    events = AuditEvent.objects.filter(action="sessions.end").order_by("id")
+    assert [(e.target, e.details["ended"]) for e in events] == [
+        ("user:alice", 2),
+        ("sessions:all", 1),
+    ]
+    browsers_signed_in(1)
+    assert main(["users", "signout", "alice"]) == 0
+    assert "ended 1 sessions of alice" in capsys.readouterr().out
+    assert main(["users", "signout", "--everyone"]) == 0
+    assert "ended 0 sessions of every user" in capsys.readouterr().out
+    assert main(["users", "signout"]) == 2
