@@ -145,7 +145,10 @@ def cmd_createadmin(args: argparse.Namespace) -> None:
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Password (again): "):
             raise CommandError("the two passwords differ")
-    user = create_admin(args.username, args.email, password)
+    try:
+        user = create_admin(args.username, args.email, password)
+    except ValueError as exc:
+        raise CommandError(f"password refused: {exc}") from None
     print(f"admin '{user.username}' ready")
 
 

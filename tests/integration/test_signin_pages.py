@@ -35,6 +35,8 @@ def test_signin_page_is_accessible_and_names_the_organisation(browser, settings)
     assert "Riverside Health" in html
     assert '<label for="username">' in html and 'id="username"' in html
     assert 'autocomplete="current-password"' in html
+    # Masked, and nothing stops pasting or a password manager (ASVS 6.2.6, 6.2.7).
+    assert '<input type="password" id="password"' in html and "paste" not in html
     assert '<html lang="en">' in html and 'name="viewport"' in html
 
 
