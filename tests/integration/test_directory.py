@@ -118,3 +118,11 @@ def test_any_password_of_any_length_and_composition_is_kept_exactly_as_typed(api
     assert not alice.check_password(long[:64]) and not alice.check_password(long.upper())
     assert api.signin("alice", long).status_code == 200
     assert api.signin("alice", long.upper()).status_code == 401
+
+
+def test_a_password_reset_by_import_leaves_the_second_factor_required(
+    api, alice, with_totp, mfa_everywhere
+):
+    with_totp(alice)
+    import_csv(HEADER + "alice,alice@example.org,Alice A,Clinical,,a-new-long-secret\n")
+    assert api.signin("alice", "a-new-long-secret").json()["status"] == "mfa_required"

@@ -18,6 +18,7 @@ def test_correct_password_authenticates_and_sets_a_safe_cookie(api, alice, trust
     assert body["status"] == "authenticated"
     assert len(body["flow"]) >= 40
     cookie = response.cookies["gatehouse_session"]
+    assert len(cookie.value) >= 43  # 256 random bits, base64url (ASVS 7.2.3)
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
     assert not cookie["secure"]  # the test server's public URL is plain-http loopback
     assert SSOSession.objects.get(user=alice).amr == ["pwd"]
