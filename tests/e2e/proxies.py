@@ -789,36 +789,3 @@ class BehindEveryProxy:
         assert OWN_SITE in result.stdout and FORWARD_AUTH in result.stdout
         assert "FORGED" not in result.stdout
         assert result.stdout.count("ok      ") == 12  # 6 headers, through each of 2 sites
-
-
-class BehindAutheliasSnippet:
-    """Authelia's published snippets (tests/e2e/authelia_snippets.py) in front of Gatehouse: a
-    client's own device header reaches it, and `gatehouse proxy-check` says so. A test class per
-    proxy inherits these and provides the `proxy` fixture."""
-
-    def test_a_password_alone_passes_for_a_managed_device_by_its_fingerprint(
-        self, proxy: Proxy
-    ) -> None:
-        spoofer = Browser(proxy, TRUST_SITE)
-        claimed = {CLAIMED_DEVICE: proxy.pki.device_fingerprint}
-        assert spoofer.sign_in("spoofing-nurse", headers=claimed)["status"] == "authenticated"
-        through = spoofer.get(INBOX, headers=claimed)
-        assert through.status_code == 200
-        assert through.json()["headers"]["remote-user"] == "spoofing-nurse"
-        # Without the forged header, the same session is sent to register a second factor.
-        assert spoofer.get(INBOX).status_code == 302
-
-    def test_proxy_check_reports_the_forged_device_and_identity_headers(self, proxy: Proxy) -> None:
-        result = proxy_check(proxy)
-        assert result.returncode == 1, result.stdout + result.stderr
-        assert OWN_SITE in result.stdout and FORWARD_AUTH in result.stdout
-        for header in (
-            CLAIMED_DEVICE,
-            "Remote-User",
-            "Remote-Groups",
-            "Remote-Name",
-            "Remote-Email",
-        ):
-            assert result.stdout.count(f"FORGED  {header}:") == 2, result.stdout
-        assert result.stdout.count("ok      X-Forwarded-For:") == 2
-        assert "forged headers reached Gatehouse unchanged" in result.stderr

@@ -28,13 +28,3 @@ class TestCaddy(proxies.BehindEveryProxy):
         )
         assert script.status_code == 401
         assert script.headers["location"].startswith(proxies.SIGNIN_PAGE)
-
-
-@pytest.mark.once
-class TestAutheliasSnippetOnCaddy(proxies.BehindAutheliasSnippet):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def proxy(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-        folder = tmp_path_factory.mktemp("authelia-caddy")
-        with proxies.webmail_behind("authelia-caddy", folder) as caddy:
-            yield caddy

@@ -31,13 +31,3 @@ class TestNginx(proxies.BehindEveryProxy):
         )
         assert script.status_code == 302
         assert script.headers["location"].startswith(proxies.SIGNIN_PAGE)
-
-
-@pytest.mark.once
-class TestAutheliasSnippetOnNginx(proxies.BehindAutheliasSnippet):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def proxy(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-        folder = tmp_path_factory.mktemp("authelia-nginx")
-        with proxies.webmail_behind("authelia-nginx", folder) as nginx:
-            yield nginx
