@@ -734,8 +734,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="Create or update users from CSV",
         description="Create or update users from a CSV file with the header "
         "username,email,display_name,department,groups,password (groups ';'-separated, password "
-        "optional). All rows are checked first; a bad row is reported with its line number and "
-        "nothing is imported.",
+        "optional: 8 or more characters, not a common one nor close to the person's names nor "
+        "containing the organisation's words, docs/security.md). All rows are checked first; a "
+        "bad row is reported with its line number and nothing is imported.",
     )
     users_import.add_argument("file", metavar="FILE.csv")
     users_import.set_defaults(handler=cmd_users_import)
