@@ -281,6 +281,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "argon2_time_cost": Key(_integer(1, 20), 3, "Argon2id passes."),
         "argon2_memory_cost": Key(_integer(8192, 4 * 1024 * 1024), 65536, "Argon2id memory, KiB."),
         "argon2_parallelism": Key(_integer(1, 16), 4, "Argon2id lanes."),
+        "context_words": Key(
+            _string_list,
+            (),
+            "Words no password set through Gatehouse may contain, besides those of "
+            "organisation.name and 'gatehouse': departments, systems, codenames, places.",
+        ),
     },
     "throttle": {
         "account_failures": Key(

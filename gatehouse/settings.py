@@ -120,6 +120,17 @@ DEFAULT_FROM_EMAIL = SERVER_EMAIL = CONFIG["email.from_address"]
 
 AUTH_USER_MODEL = "directory.User"
 PASSWORD_HASHERS = ["gatehouse.directory.hashers.ConfiguredArgon2PasswordHasher"]
+# Passwords set through Gatehouse (gatehouse/directory/passwords.py).
+_VALIDATION = "django.contrib.auth.password_validation"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"{_VALIDATION}.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": f"{_VALIDATION}.CommonPasswordValidator"},
+    {
+        "NAME": f"{_VALIDATION}.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("username", "email", "display_name")},
+    },
+    {"NAME": "gatehouse.directory.passwords.ContextWordsValidator"},
+]
 ARGON2_TIME_COST = CONFIG["passwords.argon2_time_cost"]
 ARGON2_MEMORY_COST = CONFIG["passwords.argon2_memory_cost"]
 ARGON2_PARALLELISM = CONFIG["passwords.argon2_parallelism"]

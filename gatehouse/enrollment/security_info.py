@@ -3,10 +3,7 @@ what happens when they do (audit, email, finishing a registration interrupt)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
-from django.utils import timezone
 
 from gatehouse.access import devices
 from gatehouse.access.decisions import assess
@@ -18,8 +15,6 @@ from gatehouse.methods.models import AuthMethod
 from gatehouse.signin import sessions
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SSOSession
-
-RECENT_SIGN_IN = timedelta(minutes=10)
 
 
 class Refused(Exception):
@@ -34,7 +29,7 @@ def may_change(session: SSOSession, client: ClientContext) -> None:
     """Adding or removing a method needs a sign-in in the last ten minutes and a trusted
     location or a Temporary Access Pass — always — and whatever else the policies for the
     "register security info" action demand."""
-    if timezone.now() - session.auth_time > RECENT_SIGN_IN:
+    if not sessions.recently_signed_in(session):
         raise Refused(
             "reauthentication_required",
             "For your security, sign in again before changing your security info.",

@@ -1,5 +1,5 @@
 """SSO sessions: created at sign-in with a fresh id, bounded by an absolute lifetime and an idle
-timeout, listed and ended by their owner."""
+timeout, listed and ended by their owner or an administrator."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from gatehouse import crypto, generations, hotpath
+from gatehouse.audit import trail
 from gatehouse.signin import signals
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SSOSession
@@ -20,6 +21,8 @@ COOKIE = settings.SESSION_COOKIE_NAME
 GENERATION = "sessions"
 # last_seen is written at most this often, so that reads do not each become a write.
 TOUCH_INTERVAL = timedelta(seconds=60)
+# Changing security info or ending one's other sessions needs a sign-in at most this old.
+RECENT_SIGN_IN = timedelta(minutes=10)
 
 
 @cache
@@ -139,6 +142,33 @@ def end(session: SSOSession, reason: str) -> None:
     session.ended_reason = reason
     if ended:
         signals.session_ended.send(sender=SSOSession, session=session, reason=reason)
+
+
+def end_all(reason: str, user=None, keep: SSOSession | None = None) -> int:
+    """End every open session — of `user`, or everyone's — except `keep`; how many."""
+    sessions = SSOSession.objects.filter(ended_at__isnull=True, expires_at__gt=timezone.now())
+    if user is not None:
+        sessions = sessions.filter(user=user)
+    if keep is not None:
+        sessions = sessions.exclude(pk=keep.pk)
+    ended = 0
+    for session in sessions.select_related("user").iterator():
+        end(session, reason)
+        ended += 1
+    return ended
+
+
+def end_by_admin(actor: str, user=None) -> int:
+    """An administrator signs `user` — or everyone — out everywhere (their apps' tokens go
+    with the sessions); audited. How many sessions ended."""
+    ended = end_all("ended_by_admin", user=user)
+    target = f"user:{user.username}" if user is not None else "sessions:all"
+    trail.record(actor, "sessions.end", target, ended=ended)
+    return ended
+
+
+def recently_signed_in(session: SSOSession) -> bool:
+    return timezone.now() - session.auth_time <= RECENT_SIGN_IN
 
 
 def active_for(user) -> list[SSOSession]:

@@ -9,8 +9,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from gatehouse.access import protected_apps
+from gatehouse.hotpath import meta_header_reader
 from gatehouse.signin import flow as signin_flow
-from gatehouse.signin import sessions
+from gatehouse.signin import sessions, whoami
 from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP, app_access
 from gatehouse.signin.returnto import safe_return_to
 
@@ -160,7 +161,11 @@ def signout_page(request: HttpRequest) -> HttpResponse:
 def home_page(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return HttpResponseRedirect("/signin")
-    return render(request, "signin/home.html", {"session": request.sso})
+    context = {"session": request.sso}
+    if request.user.is_staff:  # administrators see what Gatehouse makes of their request
+        peer = request.META.get("REMOTE_ADDR", "")
+        context["seen"] = whoami.seen(peer, meta_header_reader(request.META))
+    return render(request, "signin/home.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -172,6 +177,9 @@ def sessions_page(request: HttpRequest) -> HttpResponse:
             (s for s in sessions.active_for(request.user) if s.id == request.POST.get("session")),
             None,
         )
+        mine = target is not None and target.id == request.sso.id
+        if target is not None and not mine and not sessions.recently_signed_in(request.sso):
+            return HttpResponseRedirect("/signin?prompt=login&return_to=/security-info/sessions")
         if target is not None:
             sessions.end(target, "ended_by_user")
             if target.id == request.sso.id:
