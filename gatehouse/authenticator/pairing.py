@@ -20,7 +20,6 @@ from gatehouse.enrollment.security_info import Refused
 from gatehouse.methods import registry
 from gatehouse.methods.models import AuthMethod
 from gatehouse.methods.totp import qr_svg
-from gatehouse.signin import sessions
 from gatehouse.signin.models import SSOSession
 
 LINK_LIFETIME = timedelta(minutes=10)
@@ -53,13 +52,28 @@ def new_link(session: SSOSession) -> Link:
         PairingLink.objects.filter(user=user, used_at=None).delete()
         link = PairingLink.objects.create(
             token_hash=crypto.digest(token),
+            token_encrypted=crypto.encrypt(token),
             user=user,
             session_id=session.id,
             created_at=now,
             expires_at=now + LINK_LIFETIME,
         )
+    return _shown(link, token)
+
+
+def _shown(link: PairingLink, token: str) -> Link:
     url = protocol.pairing_url(settings.PUBLIC_URL, token)
     return Link(link.id, url, qr_svg(url), link.expires_at)
+
+
+def unused_link(session: SSOSession, link_id: int) -> Link | None:
+    """The session's user's pairing link `link_id` to show again, while it is unused and lasts."""
+    link = PairingLink.objects.filter(
+        id=link_id, user=session.user, used_at=None, expires_at__gt=timezone.now()
+    ).first()
+    if link is None or not link.token_encrypted:
+        return None
+    return _shown(link, crypto.decrypt(link.token_encrypted))
 
 
 def pair(
@@ -106,9 +120,11 @@ def pair(
             push_subscription=subscription,
             last_seen=now,
         )
-        registry.activate(method)
+        # The phone just paired is the one its owner means to use: their default from now on.
+        registry.activate(method, make_default=True)
         link.device = device
-        link.save(update_fields=["device"])
+        link.token_encrypted = ""
+        link.save(update_fields=["device", "token_encrypted"])
     security_info.added(user, method)
     return device
 
@@ -127,6 +143,7 @@ def status(session: SSOSession, link_id: int) -> tuple[str, AuthMethod | None]:
         return (WAITING if link.expires_at > timezone.now() else EXPIRED), None
     if link.device is None:  # paired, then removed
         return PAIRED, None
-    if session.scope == "register" and link.session_id == session.id:
-        sessions.upgrade(session, list(registry.factor(KIND).amr))
+    counted = set(registry.factor(KIND).amr) <= set(session.amr) and session.scope == "full"
+    if link.session_id == session.id and not counted:
+        security_info.proven(session, link.device.method)
     return PAIRED, link.device.method

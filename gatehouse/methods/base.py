@@ -54,6 +54,11 @@ class Factor(ABC):
     def verify(self, user, code: str) -> Verified | None:
         """The factor proven by `code` for this user, or None."""
 
+    def was_used(self, user, code: str) -> bool:
+        """Whether a refused `code` is a right one used already (a person is told so, rather
+        than that it is wrong); most factors cannot tell."""
+        return False
+
     def describe(self, method: AuthMethod) -> dict[str, Any]:
         return {
             "id": method.id,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from gatehouse.api import session_auth
 from gatehouse.signin import flow as signin_flow
@@ -36,13 +36,26 @@ class FlowOut(Schema):
     flow: str
     status: str
     expires_at: datetime
+    username: str | None = Field(None, description='Who is signing in (for "Not you?").')
     reason: str | None = None
     message: str | None = None
     return_to: str | None = None
     methods: list[MethodOffer] | None = None
     days_left: int | None = None
     snoozes_left: int | None = None
-    register_url: str | None = None
+    snooze_days: int | None = Field(None, description="How long a snooze lasts, in days.")
+    deadline: date | None = Field(None, description="The registration campaign's deadline.")
+    can_register: bool | None = Field(
+        None,
+        description="At a nudge: whether registering is possible from here. If not, there is "
+        "no register_url, and `snooze` continues until the deadline without using a snooze.",
+    )
+    register_url: str | None = Field(
+        None,
+        description="Where to register a second factor now: at a nudge where that is "
+        "possible, a registration interrupt, or signed in with a Temporary Access Pass and no "
+        "method yet.",
+    )
     push: dict | None = None
 
 

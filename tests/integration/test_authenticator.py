@@ -513,11 +513,16 @@ def test_the_flow_status_constant_matches(db):
 
 
 def test_the_security_info_page_shows_a_pairing_qr_code(signed_in, tmp_path):
-    overview = signed_in.client.get("/security-info", HTTP_X_FORWARDED_FOR=OFFICE)
-    assert b'action="/security-info/authenticator"' in overview.content
-    page = signed_in.client.post("/security-info/authenticator", HTTP_X_FORWARDED_FOR=OFFICE)
-    assert page.status_code == 200 and b"<svg" in page.content
+    choose = signed_in.client.get("/security-info/setup", HTTP_X_FORWARDED_FOR=OFFICE)
+    assert b'action="/security-info/setup/push"' in choose.content
+    sent = signed_in.client.post("/security-info/setup/push", HTTP_X_FORWARDED_FOR=OFFICE)
     link = PairingLink.objects.get()
-    assert f'data-id="{link.id}"'.encode() in page.content
-    refused = signed_in.client.post("/security-info/authenticator", HTTP_X_FORWARDED_FOR=HOME)
+    assert sent.status_code == 302 and sent["Location"] == f"/security-info/setup/push/{link.id}"
+    # A page of its own address: opened again, it shows the same code.
+    pages = [signed_in.client.get(sent["Location"], HTTP_X_FORWARDED_FOR=OFFICE) for _ in "ab"]
+    for page in pages:
+        assert page.status_code == 200 and b"<svg" in page.content
+        assert f'data-id="{link.id}"'.encode() in page.content
+    assert pages[0].content == pages[1].content and PairingLink.objects.count() == 1
+    refused = signed_in.client.post("/security-info/setup/push", HTTP_X_FORWARDED_FOR=HOME)
     assert refused.status_code == 403
