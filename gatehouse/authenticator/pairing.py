@@ -112,7 +112,7 @@ def pair(
         user = link.user
         if PairedDevice.objects.filter(method__user=user).count() >= MAX_DEVICES:
             raise Refused("method_limit", f"{MAX_DEVICES} phones are paired already.", status=409)
-        method = AuthMethod.objects.create(user=user, kind=KIND, name=name)
+        method = AuthMethod.objects.create(user=user, kind=KIND, name=_distinct(user, name))
         device = PairedDevice.objects.create(
             method=method,
             device_id=crypto.random_token(18),
@@ -127,6 +127,17 @@ def pair(
         link.save(update_fields=["device", "token_encrypted"])
     security_info.added(user, method)
     return device
+
+
+def _distinct(user, name: str) -> str:
+    """`name`, or `name 2`, `name 3`…: two phones both called "Android phone" would look the
+    same in Security info and on the sign-in page."""
+    taken = set(AuthMethod.objects.filter(user=user, kind=KIND).values_list("name", flat=True))
+    number, candidate = 1, name
+    while candidate in taken:
+        number += 1
+        candidate = f"{name[:95]} {number}"
+    return candidate
 
 
 def status(session: SSOSession, link_id: int) -> tuple[str, AuthMethod | None]:
