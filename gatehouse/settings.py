@@ -59,6 +59,7 @@ CSRF_FAILURE_VIEW = "gatehouse.errors.csrf_failure"
 # Gatehouse's own page assets and the API docs' Swagger UI, served by WhiteNoise straight from
 # the packages' static/ folders (no collectstatic step).
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [Path(__file__).resolve().parent / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = False
 WHITENOISE_MAX_AGE = 3600

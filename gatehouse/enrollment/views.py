@@ -179,14 +179,14 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 
 
 def _confirm(
-    request: HttpRequest, title: str, message: str, button: str, action: str, **fields: str
+    request: HttpRequest, title: str, message: str, button: str, to: str, **fields: str
 ) -> HttpResponse:
     """Ask before doing something that cannot be undone; the same form again, confirmed."""
     context = {
         "title": title,
         "message": message,
         "button": button,
-        "action": action,
+        "action": to,
         "fields": {**fields, "return_to": return_to(request)},
     }
     return render(request, "enrollment/confirm.html", context)
