@@ -100,9 +100,11 @@ def confirm(session: SSOSession, client: ClientContext, method_id: int, code: st
 
 
 def proven(session: SSOSession, method: AuthMethod) -> None:
-    """Registering a method proved it: the session counts it (a registration-only session
-    becomes a full one, and the interrupted sign-in may go on)."""
-    sessions.upgrade(session, list(registry.factor(method.kind).amr))
+    """Registering a method proved it: a registration-only session counts it and becomes a
+    full one, so the interrupted sign-in may go on. (A full session is left as it was: adding
+    a method at the office is not a second factor for later use from home.)"""
+    if session.scope == "register":
+        sessions.upgrade(session, list(registry.factor(method.kind).amr))
 
 
 def added(user, method: AuthMethod) -> None:

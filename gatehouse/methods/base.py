@@ -39,6 +39,10 @@ class Factor(ABC):
     self_service: bool = True
     amr: tuple[str, ...] = ("mfa",)
     satisfies: frozenset[str] = frozenset({"mfa"})
+    # How strongly the factor is preferred as the default (as Microsoft's system-preferred
+    # MFA ranks its app's approvals above codes): a method just set up becomes the default
+    # unless the current default is preferred over it.
+    preference: int = 0
 
     @abstractmethod
     def begin_enrolment(self, user, name: str) -> Enrolment: ...

@@ -96,15 +96,15 @@ def confirm(method: AuthMethod, code: str, make_default: bool = False) -> bool:
 
 
 def activate(method: AuthMethod, make_default: bool = False) -> None:
-    """A method proven to work becomes active: the default when asked (the method someone has
-    just set up is the one they mean to use), or when it is the user's first."""
+    """A method proven to work becomes active. It is the default when it is the user's first,
+    or when asked (the method someone has just set up is the one they mean to use) unless the
+    current default is of a more preferred factor (Factor.preference)."""
     with transaction.atomic():
+        current = AuthMethod.objects.filter(user=method.user, confirmed=True, is_default=True)
+        current = current.exclude(id=method.id).first()
         method.confirmed = True
-        method.is_default = (
-            make_default
-            or not AuthMethod.objects.filter(
-                user=method.user, confirmed=True, is_default=True
-            ).exists()
+        method.is_default = current is None or (
+            make_default and factor(method.kind).preference >= factor(current.kind).preference
         )
         if method.is_default:
             AuthMethod.objects.filter(user=method.user).exclude(id=method.id).update(

@@ -33,6 +33,7 @@ def provisioning_uri(method: AuthMethod, secret: str) -> str:
 class TotpFactor(Factor):
     kind = "totp"
     label = "Authenticator app"
+    preference = 1
     amr = ("otp", "mfa")
 
     def begin_enrolment(self, user, name: str) -> Enrolment:

@@ -123,8 +123,8 @@ def resolve(token: str | None, now: datetime | None = None) -> SSOSession | None
 
 
 def upgrade(session: SSOSession, amr: list[str]) -> None:
-    """The session's user has just registered (and so proven) a second factor: the session
-    counts it, and a registration-only session becomes a full one."""
+    """A registration-only session whose user has just registered (and so proven) a second
+    factor becomes a full one."""
     session.scope = "full"
     session.amr = list(dict.fromkeys([*session.amr, *amr]))
     SSOSession.objects.filter(pk=session.pk).update(scope=session.scope, amr=session.amr)

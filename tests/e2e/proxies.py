@@ -474,12 +474,15 @@ http {{
 
 
 @contextlib.contextmanager
-def nginx(folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int) -> Iterator[Proxy]:
-    """Debian's nginx running docs/proxies/nginx.md's configuration for APP_HOST."""
+def nginx(
+    folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int, port: int | None = None
+) -> Iterator[Proxy]:
+    """Debian's nginx running docs/proxies/nginx.md's configuration for APP_HOST, on `port`
+    (a free one unless given)."""
     binary = require_nginx()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "tmp").mkdir(exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     script = folder / "gatehouse.js"
     script.write_text(documented("nginx", "js"))
     site = substitute(
