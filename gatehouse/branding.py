@@ -81,5 +81,6 @@ def page_context(request: HttpRequest) -> dict:
         "accent_colour": config["organisation.accent_colour"],
         "background_colour": config["organisation.background_colour"],
         "learning": learning_links(),
+        "time_zone": config["organisation.time_zone"],
         "signed_in_user": getattr(request, "user", None),
     }

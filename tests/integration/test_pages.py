@@ -123,10 +123,15 @@ def test_the_default_learning_links_are_pages_gatehouse_serves(topic):
 
 
 def test_times_are_shown_in_the_organisations_zone(office, settings):
+    # What gatehouse.settings derives from organisation.time_zone.
     settings.TIME_ZONE = "Asia/Kolkata"
-    page = office.get("/security-info/sign-ins").content.decode()
-    assert "IST" in page and "UTC" not in page
-    assert "IST" in office.get("/security-info/sessions").content.decode()
+    settings.CONFIG.values["organisation"]["time_zone"] = "Asia/Kolkata"
+    try:
+        page = office.get("/security-info/sign-ins").content.decode()
+        assert "IST" in page and "Asia/Kolkata time zone" in page and "UTC" not in page
+        assert "IST" in office.get("/security-info/sessions").content.decode()
+    finally:
+        settings.CONFIG.values["organisation"]["time_zone"] = "UTC"
 
 
 # --- the start page --------------------------------------------------------------------------
