@@ -3,14 +3,13 @@ the learning resources (set-up guides for staff) it points people to."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
+from gatehouse.assets import Asset
 from gatehouse.config import IMAGE_TYPES
 
 LOGO_URL = "/branding/logo"
@@ -23,25 +22,16 @@ LEARNING = (
 )
 
 
-@dataclass(frozen=True)
-class Image:
-    body: bytes
-    content_type: str
-    etag: str
-
-
 @cache
-def logo() -> Image | None:
+def logo() -> Asset | None:
     """The configured logo, read once; None when there is none (or it cannot be read)."""
     if not settings.CONFIG["organisation.logo"]:
         return None
     path = settings.CONFIG.path("organisation.logo")
     try:
-        body = path.read_bytes()
+        return Asset.of(path.read_bytes(), IMAGE_TYPES[path.suffix.lower()])
     except OSError:
         return None
-    etag = f'"{hashlib.sha256(body).hexdigest()[:20]}"'
-    return Image(body, IMAGE_TYPES[path.suffix.lower()], etag)
 
 
 @require_safe
@@ -49,12 +39,7 @@ def logo_view(request: HttpRequest) -> HttpResponse:
     image = logo()
     if image is None:
         raise Http404("no logo")
-    if request.headers.get("If-None-Match") == image.etag:
-        response: HttpResponse = HttpResponseNotModified()
-    else:
-        response = HttpResponse(image.body, content_type=image.content_type)
-    response["ETag"] = image.etag
-    response["Cache-Control"] = "public, max-age=3600"
+    response = image.response(request, "public, max-age=3600")
     if image.content_type == "image/svg+xml":
         # An SVG may carry script: shown only as an image, never as a document.
         response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"

@@ -106,9 +106,24 @@ def sign_in(page: Page, username: str, walk: Walk | None = None) -> None:
     page.goto("/signin")
     if walk is not None:
         walk.look(page, "sign in")
+    type_password(page, username)
+
+
+def type_password(page: Page, username: str) -> None:
+    """On the sign-in page: the username and password, and "Sign in"."""
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+
+
+def ask_me_later(page: Page, username: str, walk: Walk, app: str) -> None:
+    """On the sign-in page on the way to `app`: the password, then "Ask me later" at the
+    registration nudge."""
+    walk.look(page, f"sign in for {app}")
+    type_password(page, username)
+    heading(page, "Keep your account secure")
+    walk.look(page, f"nudge on the way to {app}")
+    page.get_by_role("button", name="Ask me later").click()
 
 
 def heading(page: Page, text: str, timeout: float = 10_000) -> None:
@@ -280,6 +295,18 @@ def request_on(app: Page):
     return app.locator(f"#{waiting.get_attribute('id')}")  # the same card, answered or not
 
 
+def denied_on_the_phone(browser: Browser, site: LiveServer, size: str, user: str, app: Page):
+    """A new sign-in from home, and Deny on the phone: the desktop's context and page, and the
+    card, now asking "report it" or "deny only"."""
+    desktop = at(browser, site, size, HOME)
+    page = desktop.new_page()
+    sign_in(page, user)
+    number_shown(page)
+    card = request_on(app)
+    card.get_by_role("button", name="Deny", exact=True).click()
+    return desktop, page, card
+
+
 @EVERY_SIZE
 def test_push_approval_with_number_matching_wrong_number_deny_and_report(
     browser: Browser, site: LiveServer, size: str
@@ -315,24 +342,14 @@ def test_push_approval_with_number_matching_wrong_number_deny_and_report(
         desktop.close()
 
         # Deny.
-        desktop = at(browser, site, size, HOME)
-        page = desktop.new_page()
-        sign_in(page, user)
-        number_shown(page)
-        card = request_on(app)
-        card.get_by_role("button", name="Deny", exact=True).click()
+        desktop, page, card = denied_on_the_phone(browser, site, size, user, app)
         card.get_by_role("button", name="Deny only").click()
         heading(page, "Sign-in denied")
         walk.look(page, "denied on the phone")
         desktop.close()
 
         # Report: the phone says first what reporting does.
-        desktop = at(browser, site, size, HOME)
-        page = desktop.new_page()
-        sign_in(page, user)
-        number_shown(page)
-        card = request_on(app)
-        card.get_by_role("button", name="Deny", exact=True).click()
+        desktop, page, card = denied_on_the_phone(browser, site, size, user, app)
         expect(card.get_by_text("Reporting refuses this sign-in")).to_be_visible()
         walk.look(app, "what reporting does")
         card.get_by_role("button", name="It wasn't me — report it").click()
@@ -431,13 +448,7 @@ def test_ask_me_later_reaches_webmail_through_nginx_without_a_loop(
     page = context.new_page()
     page.goto(inbox)
     expect(page).to_have_url(re.compile(rf"^https://{proxies.SIGNIN_HOST}:\d+/signin\?rd="))
-    walk.look(page, "sign in for webmail")
-    page.get_by_label("Username", exact=True).fill(user)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    heading(page, "Keep your account secure")
-    walk.look(page, "nudge on the way to webmail")
-    page.get_by_role("button", name="Ask me later").click()
+    ask_me_later(page, user, walk, "webmail")
     expect(page).to_have_url(inbox)
     expect(page.locator("body")).to_contain_text(f'"remote-user": "{user}"')
     walk.look(page, "webmail reached", accessible=False)  # the app's page, not Gatehouse's
@@ -471,13 +482,7 @@ def test_ask_me_later_reaches_the_oidc_app_without_a_loop(
         page.goto(portal.url)
         page.get_by_role("link", name="Sign in").click()
         heading(page, "Sign in")
-        walk.look(page, "sign in for the portal")
-        page.get_by_label("Username", exact=True).fill(user)
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        heading(page, "Keep your account secure")
-        walk.look(page, "nudge on the way to the portal")
-        page.get_by_role("button", name="Ask me later").click()
+        ask_me_later(page, user, walk, "the portal")
         expect(page.locator("#greeting")).to_have_text("Signed in as Frank Staff")
         walk.look(page, "portal reached")
         context.close()

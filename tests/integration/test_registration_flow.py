@@ -141,25 +141,20 @@ def test_a_trust_computer_at_a_trust_site_is_nudged_to_register(alice, mission):
 
 
 def test_a_trust_computer_user_who_snoozes_goes_straight_on(api, alice, mission):
-    api_headers = {"HTTP_X_CLIENT_CERT_SHA256": WARD_PC}
-    signed = api.client.post(
-        "/api/v1/signin",
-        {"username": "alice", "password": "correct horse"},
-        content_type="application/json",
-        HTTP_X_FORWARDED_FOR=OFFICE,
-        **api_headers,
-    ).json()
+    def at_the_ward_pc() -> dict:
+        return api.client.post(
+            "/api/v1/signin",
+            {"username": "alice", "password": "correct horse"},
+            content_type="application/json",
+            HTTP_X_FORWARDED_FOR=OFFICE,
+            HTTP_X_CLIENT_CERT_SHA256=WARD_PC,
+        ).json()
+
+    signed = at_the_ward_pc()
     assert signed["status"] == "registration_nudge" and signed["can_register"] is True
     assert signed["register_url"] == "/security-info/setup"
     assert nudge(api, signed["flow"], "snooze", ip=OFFICE).json()["status"] == "authenticated"
-    again = api.client.post(
-        "/api/v1/signin",
-        {"username": "alice", "password": "correct horse"},
-        content_type="application/json",
-        HTTP_X_FORWARDED_FOR=OFFICE,
-        **api_headers,
-    ).json()
-    assert again["status"] == "authenticated"
+    assert at_the_ward_pc()["status"] == "authenticated"
     assert SignInEvent.objects.first().reason == "ok"
 
 
