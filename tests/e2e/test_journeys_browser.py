@@ -52,12 +52,27 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def set_up_organisation(server: LiveServer, people: list[str]) -> None:
-    """The mission's organisation, through the `gatehouse` command."""
+def set_up_organisation(
+    server: LiveServer, people: list[str], webmail: str = "mail.riverside.test"
+) -> None:
+    """The mission's organisation, through the `gatehouse` command: its apps are Webmail (at
+    the host `webmail`, behind a proxy) and the rota (OpenID Connect)."""
     server.require_mfa_outside()
     ok(server.cli("devices", "add", "--fingerprint", WARD_PC, "--name", "Ward 7 PC"))
     deadline = date.today() + timedelta(days=CAMPAIGN_DAYS)
     ok(server.cli("campaign", "--deadline", deadline.isoformat()))
+    ok(server.cli("apps", "add", "Webmail", "--kind", "forward_auth", "--host", webmail))
+    ok(
+        server.cli(
+            "apps",
+            "add",
+            "Rota",
+            "--kind",
+            "oidc",
+            "--redirect-uri",
+            "https://rota.riverside.test/cb",
+        )
+    )
     ok(
         server.import_users(
             (
@@ -173,6 +188,9 @@ def test_at_a_trust_computer_staff_are_nudged_register_with_the_wizard_and_sign_
     walk.look(page, "recovery codes")
     page.get_by_role("link", name="I've saved them").click()
     heading(page, f"Signed in as {user.split('-')[0].title()} Staff")
+    expect(page.get_by_role("link", name="Rota")).to_have_attribute(
+        "href", "https://rota.riverside.test/"
+    )
     walk.look(page, "my apps")
     ward.close()
 
@@ -324,7 +342,7 @@ def test_push_approval_with_number_matching_wrong_number_deny_and_report(
         expect(page.locator("#push-countdown")).to_contain_text("Expires in")
         walk.look(page, "number to type")
         card = request_on(app)
-        walk.look(app, "request on the phone")
+        walk.look(app, "request on the phone", part=card)
         card.get_by_label("Type the number shown on the sign-in screen").fill(
             str(10 if shown != 10 else 11)
         )
@@ -351,7 +369,7 @@ def test_push_approval_with_number_matching_wrong_number_deny_and_report(
         # Report: the phone says first what reporting does.
         desktop, page, card = denied_on_the_phone(browser, site, size, user, app)
         expect(card.get_by_text("Reporting refuses this sign-in")).to_be_visible()
-        walk.look(app, "what reporting does")
+        walk.look(app, "what reporting does", part=card)
         card.get_by_role("button", name="It wasn't me — report it").click()
         expect(card.get_by_role("alert")).to_contain_text(HELPDESK)
         walk.look(app, "reported on the phone")
@@ -418,18 +436,8 @@ def webmail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServ
         },
     }
     with liveserver.running(folder / "gatehouse", settings) as server:
-        set_up_organisation(server, [f"erin-{size}" for size in SIZES])
-        ok(
-            server.cli(
-                "apps",
-                "add",
-                "Webmail",
-                "--kind",
-                "forward_auth",
-                "--host",
-                f"{proxies.APP_HOST}:{port}",
-            )
-        )
+        host = f"{proxies.APP_HOST}:{port}"
+        set_up_organisation(server, [f"erin-{size}" for size in SIZES], webmail=host)
         with (
             proxies.upstream() as upstream_port,
             proxies.nginx(folder / "nginx", pki, server.port, upstream_port, port=port),

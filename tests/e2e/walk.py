@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -72,16 +72,21 @@ class Walk:
     size: str
     steps: list[str] = field(default_factory=list)
 
-    def look(self, page: Page, name: str, accessible: bool = True) -> Path:
-        """Screenshot the page as step `name`, and check it: axe (unless `accessible` is False,
-        for a page that is not Gatehouse's, such as the app behind it) and sideways scrolling.
-        Returns the screenshot's path."""
+    def look(
+        self, page: Page, name: str, accessible: bool = True, part: Locator | None = None
+    ) -> Path:
+        """Screenshot the page (or just `part` of it) as step `name`, and check the page: axe
+        (unless `accessible` is False, for a page that is not Gatehouse's, such as the app
+        behind it) and sideways scrolling. Returns the screenshot's path."""
         page.wait_for_load_state("load")
         self.steps.append(name)
         slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
         path = SHOTS / self.journey / f"{self.size}-{len(self.steps):02d}-{slug}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(path), full_page=True)
+        if part is not None:
+            part.screenshot(path=str(path))
+        else:
+            page.screenshot(path=str(path), full_page=True)
         if accessible:
             violations = accessibility_violations(page)
             assert not violations, f"{self.journey} / {name} ({page.url}): " + json.dumps(
