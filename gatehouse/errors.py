@@ -10,6 +10,8 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from gatehouse.signin.returnto import safe_return_to
+
 START = {"url": "/", "text": "Go to the start page"}
 SIGN_IN = {"url": "/signin", "text": "Sign in"}
 
@@ -64,7 +66,8 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A form sent without its page's security token: usually a page left open for long, or
     opened before signing in again elsewhere. Nothing was changed."""
-    back = request.path if request.path.startswith("/") else "/"
+    # The page the form was on (a form's own address may take only POST).
+    back = safe_return_to(request.headers.get("Referer")) or "/"
     return page(
         request,
         403,

@@ -44,12 +44,14 @@ def test_an_unknown_page_is_a_gatehouse_page_with_a_way_on():
 
 def test_a_form_without_its_token_is_explained_not_djangos_debug_page(alice):
     response = Client(enforce_csrf_checks=True).post(
-        "/signin", {"username": "alice", "password": "correct horse"}
+        "/signin",
+        {"username": "alice", "password": "correct horse"},
+        HTTP_REFERER="http://127.0.0.1:8000/signin?return_to=%2Fsecurity-info",
     )
     page = response.content.decode()
     assert response.status_code == 403 and "That form had expired" in page
     assert "DEBUG" not in page and "nothing has changed" in page
-    assert 'href="/signin"' in page
+    assert 'href="http://127.0.0.1:8000/signin?return_to=%2Fsecurity-info"' in page
 
 
 def test_a_wrong_method_is_explained_and_keeps_its_allow_header():
