@@ -7,7 +7,10 @@ PORT ?= 8000
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/gatehouse
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-sqlite test-postgres system-deps lint bench clean
+AXE_DIR := tests/e2e/axe
+AXE := $(AXE_DIR)/node_modules/axe-core/axe.min.js
+
+.PHONY: demo test test-sqlite test-postgres system-deps axe lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +25,7 @@ demo: $(VENV)/.installed
 # (needs root). nginx's njs module hashes managed devices' certificates (docs/proxies/nginx.md).
 system-deps:
 	@missing=""; \
-	for pkg in chromium nginx caddy wrk; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
+	for pkg in chromium nginx caddy wrk npm; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
 	[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || missing="$$missing libnginx-mod-http-js"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -31,8 +34,16 @@ system-deps:
 	  else echo "note: missing Debian packages:$$missing (tests that need them are skipped; run as root to install)"; fi; \
 	fi
 
+# axe-core, which the browser tests inject into every page of the staff journeys
+# (tests/e2e/accessibility.py): the version pinned in $(AXE_DIR)/package-lock.json, from npm.
+axe: $(AXE)
+$(AXE): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix $(AXE_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "note: npm is missing (make system-deps, as root, installs it): the browser journeys are skipped"; fi
+
 # SQLite always; PostgreSQL too when it is reachable (always in CI).
-test: $(VENV)/.installed system-deps
+test: $(VENV)/.installed system-deps $(AXE)
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$(CI)" ] || $(PY) -m tests.postgres_available "$(PG_URL)"; then \
 	  $(MAKE) --no-print-directory test-postgres; \
@@ -52,4 +63,4 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py gatehouse/authenticator/protocol.py gatehouse/authenticator/client.py gatehouse/signin/longpoll.py gatehouse/hotpath.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(AXE_DIR)/node_modules test-artifacts

@@ -105,6 +105,15 @@ def delete(actor: str, app: ProtectedApp) -> None:
     trail.delete_audited(actor, "app", app, as_dict)
 
 
+def launch_url(app: ProtectedApp, scheme: str = "https") -> str:
+    """Where people open the app from their start page: a forward-auth app at its first host
+    (over `scheme`, the public URL's), an OIDC app at the site of its first redirect URI."""
+    if app.kind == FORWARD_AUTH:
+        return f"{scheme}://{app.hosts[0]}/" if app.hosts else ""
+    parts = urlsplit(app.redirect_uris[0]) if app.redirect_uris else None
+    return f"{parts.scheme}://{parts.netloc}/" if parts else ""
+
+
 def app_for(name: str, return_to: str) -> str:
     """The app a sign-in is for: the one named (OIDC), else the forward-auth app at the host
     the browser returns to; "" for Gatehouse itself."""

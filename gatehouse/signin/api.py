@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -38,13 +38,26 @@ class FlowOut(Schema):
     flow: str
     status: str
     expires_at: datetime
+    username: str | None = Field(None, description='Who is signing in (for "Not you?").')
     reason: str | None = None
     message: str | None = None
     return_to: str | None = None
     methods: list[MethodOffer] | None = None
     days_left: int | None = None
     snoozes_left: int | None = None
-    register_url: str | None = None
+    snooze_days: int | None = Field(None, description="How long a snooze lasts, in days.")
+    deadline: date | None = Field(None, description="The registration campaign's deadline.")
+    can_register: bool | None = Field(
+        None,
+        description="At a nudge: whether registering is possible from here. If not, there is "
+        "no register_url, and `snooze` continues until the deadline without using a snooze.",
+    )
+    register_url: str | None = Field(
+        None,
+        description="Where to register a second factor now: at a nudge where that is "
+        "possible, a registration interrupt, or signed in with a Temporary Access Pass and no "
+        "method yet.",
+    )
     push: dict | None = None
 
 

@@ -49,9 +49,11 @@ def create(
     max_lifetime: int | None = None,
     replaces: SSOSession | None = None,
     scope: str = "full",
+    grace_until: datetime | None = None,
 ) -> NewSession:
     """A new session with a new id; the one it replaces (if any) ends, so ids rotate at sign-in.
-    `max_lifetime` (a policy's sign-in frequency, seconds) shortens the absolute lifetime."""
+    `max_lifetime` (a policy's sign-in frequency, seconds) shortens the absolute lifetime;
+    `grace_until` is the registration campaign's waiver of a missing second factor."""
     if replaces is not None:
         end(replaces, "replaced")
     now = timezone.now()
@@ -69,6 +71,7 @@ def create(
         amr=amr,
         persistent=persistent,
         scope=scope,
+        grace_until=grace_until,
     )
     if replaces is not None:
         signals.session_replaced.send(sender=SSOSession, old=replaces, new=session)
@@ -129,6 +132,18 @@ def upgrade(session: SSOSession, amr: list[str]) -> None:
     session.amr = list(dict.fromkeys([*session.amr, *amr]))
     SSOSession.objects.filter(pk=session.pk).update(scope=session.scope, amr=session.amr)
     generations.bump(GENERATION)
+
+
+def in_grace(session: SSOSession, now: datetime | None = None) -> bool:
+    """Whether the registration campaign still waives the second factor this session lacks."""
+    return session.grace_until is not None and (now or timezone.now()) < session.grace_until
+
+
+def end_grace(user) -> None:
+    """The user has registered a second factor: their sessions' waivers end (apps that want
+    one now ask for it, which the user can give)."""
+    if SSOSession.objects.filter(user=user, grace_until__isnull=False).update(grace_until=None):
+        generations.bump(GENERATION)
 
 
 def end(session: SSOSession, reason: str) -> None:

@@ -496,9 +496,12 @@ def _nginx_serving(
 
 
 @contextlib.contextmanager
-def nginx(folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int) -> Iterator[Proxy]:
-    """Debian's nginx running docs/proxies/nginx.md's configuration for APP_HOST."""
-    port = free_port()
+def nginx(
+    folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int, port: int | None = None
+) -> Iterator[Proxy]:
+    """Debian's nginx running docs/proxies/nginx.md's configuration for APP_HOST, on `port`
+    (a free one unless given)."""
+    port = port or free_port()
     script = folder / "gatehouse.js"
     site = substitute(
         documented("nginx", "nginx"),

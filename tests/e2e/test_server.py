@@ -346,8 +346,17 @@ def test_demo_prints_its_sign_ins_and_serves_them(tmp_path: Path, with_dir: bool
             timeout=30,
         )
         assert ward_pc.status_code == 200, output.text()
-        assert ward_pc.json()["status"] == "authenticated"
-        assert ward_pc.cookies.get("gatehouse_session")
+        # ... and the campaign, where registering is possible, offers it first.
+        nudged = ward_pc.json()
+        assert (nudged["status"], nudged["can_register"]) == ("registration_nudge", True)
+        later = httpx.post(
+            f"{base_url}/api/v1/signin/{nudged['flow']}/nudge",
+            json={"action": "snooze"},
+            headers={"X-Client-Cert-SHA256": trust_pc.group(1)},
+            timeout=30,
+        )
+        assert later.json()["status"] == "authenticated"
+        assert later.cookies.get("gatehouse_session")
 
         tail = subprocess.run(
             [liveserver.GATEHOUSE, "signins", "tail"],

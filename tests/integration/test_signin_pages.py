@@ -110,7 +110,7 @@ def test_sessions_page_lists_and_ends_sessions(browser, alice):
     other.post("/signin", {"username": "alice", "password": "correct horse"})
     post_signin(browser, "alice", "correct horse")
     html = browser.get("/security-info/sessions").content.decode()
-    assert html.count('name="session"') == 2 and "(this browser)" in html
+    assert html.count('name="session"') == 2 and "this browser" in html
     other_id = SSOSession.objects.filter(ended_at__isnull=True).order_by("created_at").first().id
     token = csrf(browser, "/security-info/sessions")
     browser.post("/security-info/sessions", {"csrfmiddlewaretoken": token, "session": other_id})

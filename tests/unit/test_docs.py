@@ -66,3 +66,20 @@ def test_every_test_asvs_md_cites_exists():
         if classes and f"def {function}(" not in text:  # inherited from tests/e2e/proxies.py
             text = (tests / "e2e" / "proxies.py").read_text()
         assert f"def {function}(" in text, f"{path}::{name}"
+
+
+def test_every_image_the_docs_show_exists():
+    import re
+
+    for page in DOCS.glob("*.md"):
+        for source in re.findall(
+            r'<img src="([^"]+)"|!\[[^\]]*\]\(([^)]+\.png)\)', page.read_text()
+        ):
+            path = next(s for s in source if s)
+            assert (page.parent / path).is_file(), f"{page.name}: {path}"
+
+
+def test_every_sign_in_reason_code_has_plain_words_for_people():
+    from gatehouse.signin.log import FOR_PEOPLE, REASONS
+
+    assert set(FOR_PEOPLE) == set(REASONS)
