@@ -558,7 +558,7 @@ def cmd_report_registration(args: argparse.Namespace) -> None:
 
     rows = report.registration_report()
     if args.csv:
-        sys.stdout.write(report.as_csv(rows))
+        report.write_csv(rows, sys.stdout)
     else:
         print(report.as_text(rows))
 
