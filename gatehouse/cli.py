@@ -167,6 +167,39 @@ def cmd_signins_tail(args: argparse.Namespace) -> None:
         print(format_event(event))
 
 
+def cmd_signins_export(args: argparse.Namespace) -> None:
+    if args.until is not None and args.until <= args.since:
+        raise CommandError("--until must be later than --since")
+    _setup()
+    import json
+
+    from gatehouse.signin import export
+
+    out = sys.stdout
+    for event in export.between(args.since, args.until):
+        out.write(json.dumps(export.record(event), separators=(",", ":")) + "\n")
+    out.flush()
+
+
+def _moment(text: str):
+    """--since/--until: an ISO date or time (UTC unless it says otherwise), or a duration
+    before now such as 15m, 24h or 7d."""
+    from datetime import UTC, datetime, timedelta
+
+    try:
+        return datetime.now(UTC) - timedelta(seconds=gatehouse_config.parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is neither a date or time (2030-01-31, 2030-01-31T08:00:00+00:00) nor a "
+            "duration before now (15m, 24h, 7d)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
@@ -828,7 +861,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_cmd = add(
         "jobs",
         _needs_action,
-        "Scheduled jobs (registration reminders, clearing expired OIDC tokens).",
+        "Scheduled jobs (registration reminders, clearing expired OIDC tokens, retention).",
     )
     jobs_sub = _actions(jobs_cmd)
     jobs_run = jobs_sub.add_parser(
@@ -856,6 +889,22 @@ def build_parser() -> argparse.ArgumentParser:
     tail = signins_sub.add_parser("tail", help="Print the most recent sign-ins, oldest first")
     tail.add_argument("-n", type=_positive, default=20, help="how many (default 20)")
     tail.set_defaults(handler=cmd_signins_tail)
+    export_help = (
+        "Write the sign-in events from --since (to --until) to standard output, oldest first, "
+        "one JSON object per line (docs/signin-log.md), e.g. for a SIEM"
+    )
+    export = signins_sub.add_parser("export", help=export_help, description=export_help)
+    export.add_argument(
+        "--since",
+        type=_moment,
+        required=True,
+        metavar="WHEN",
+        help="a date or time (2030-01-31, 2030-01-31T08:00:00Z; UTC unless given) or a "
+        "duration before now (15m, 24h, 7d)",
+    )
+    export.add_argument("--until", type=_moment, metavar="WHEN", help="up to (not including)")
+    export.add_argument("--format", choices=["jsonl"], default="jsonl", help="jsonl (the default)")
+    export.set_defaults(handler=cmd_signins_export)
     return parser
 
 

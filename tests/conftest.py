@@ -8,7 +8,7 @@ import os
 import pytest
 from django.test import Client
 
-pytest_plugins = ["tests.mailbox"]
+pytest_plugins = ["tests.mailbox", "tests.syslog_receiver"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
