@@ -167,6 +167,49 @@ def cmd_signins_tail(args: argparse.Namespace) -> None:
         print(format_event(event))
 
 
+KEY_FILES_APART = (
+    "not in it, and needed with it: secrets.key_file ({key}) to read the second factors' "
+    "secrets, and oidc.signing_key_file and authenticator.vapid_key_file; keep copies of them "
+    "apart from the database's backups"
+)
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    config = _setup()
+    from gatehouse import backup
+
+    try:
+        database = backup.backup(Path(args.file))
+    except backup.BackupError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"backed {database} up to {args.file} (mode 0600)")
+    print(KEY_FILES_APART.format(key=config.path("secrets.key_file")), file=sys.stderr)
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    config = _setup()
+    from gatehouse import backup
+
+    if not args.yes:
+        raise CommandError(
+            "restoring replaces every row of the database: stop every Gatehouse process "
+            "(serve and jobs), then run again with --yes"
+        )
+    try:
+        database = backup.restore(Path(args.file))
+    except backup.BackupError as exc:
+        raise CommandError(str(exc)) from None
+    print(
+        f"restored {database} from {args.file}; `gatehouse migrate` (or serve) brings it up "
+        "to this version"
+    )
+    if not backup.secrets_readable():
+        raise CommandError(
+            f"restored, but secrets.key_file ({config.path('secrets.key_file')}) does not "
+            "decrypt its second factors: put back the key file from the time of the backup"
+        )
+
+
 def cmd_signins_export(args: argparse.Namespace) -> None:
     if args.until is not None and args.until <= args.since:
         raise CommandError("--until must be later than --since")
@@ -883,6 +926,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report_registration.add_argument("--csv", action="store_true", help="CSV instead of a table")
     report_registration.set_defaults(handler=cmd_report_registration)
+
+    backup_help = (
+        "Copy the SQLite database to FILE while Gatehouse runs (SQLite's online backup); "
+        "PostgreSQL: pg_dump (docs/deployment.md). The key files are not in it: keep them too."
+    )
+    backup_cmd = add("backup", cmd_backup, backup_help)
+    backup_cmd.add_argument("file", metavar="FILE")
+    restore_cmd = add(
+        "restore",
+        cmd_restore,
+        "Replace the SQLite database with the backup FILE (stop every Gatehouse process first).",
+    )
+    restore_cmd.add_argument("file", metavar="FILE")
+    restore_cmd.add_argument(
+        "--yes", action="store_true", help="yes, replace every row of the database"
+    )
 
     signins = add("signins", _needs_action, "Read the sign-in log.")
     signins_sub = _actions(signins)

@@ -343,6 +343,30 @@ def test_report_counts_registered_users_by_group_and_department(
     assert any(line.split()[:3] == ["Estates", "1", "0"] for line in text.splitlines())
 
 
+def test_the_report_follows_methods_added_removed_and_users_deleted(staff, capsys):
+    from gatehouse.methods import registry
+
+    def estates() -> dict:
+        rows = csv.DictReader(io.StringIO(_report(capsys)))
+        return next(r for r in rows if r["name"] == "Estates")
+
+    totp = register(staff["bob"])
+    register(staff["bob"], kind="push")
+    assert (estates()["registered"], estates()["methods"]) == ("1", "push: 1; totp: 1")
+    registry.remove(totp)
+    assert estates()["methods"] == "push: 1"
+    AuthMethod.objects.filter(user=staff["bob"]).delete()
+    assert (estates()["registered"], estates()["methods"]) == ("0", "")
+    register(staff["bob"])
+    staff["bob"].delete()  # its methods, and what the report kept of them, go with it
+    assert not any(r["name"] == "Estates" for r in csv.DictReader(io.StringIO(_report(capsys))))
+
+
+def _report(capsys) -> str:
+    assert main(["report", "registration", "--csv"]) == 0
+    return capsys.readouterr().out
+
+
 # --- the command ---------------------------------------------------------------------------
 
 
