@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 
 def load_text() -> str:
@@ -18,6 +19,7 @@ def load_text() -> str:
 @dataclass(frozen=True)
 class Run:
     seconds: float
+    cpu_seconds: float  # user + system: what it would take alone on an idle core
     peak_mb: float  # the process's own maximum resident set size
     returncode: int
     stdout: bytes
@@ -34,4 +36,11 @@ def run_command(argv: list[str], env: dict[str, str] | None = None) -> Run:
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Run(seconds, usage.ru_maxrss / 1024, process.returncode, out.read(), err.read())
+        cpu = usage.ru_utime + usage.ru_stime
+        return Run(seconds, cpu, usage.ru_maxrss / 1024, process.returncode, out.read(), err.read())
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process on this machine (e.g. a PostgreSQL backend)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

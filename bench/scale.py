@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.machine import load_text, run_command
+from bench.machine import load_text, process_cpu_seconds, run_command
 
 GATEHOUSE = str(Path(sys.executable).with_name("gatehouse"))
 SCENARIOS = ("report", "import", "reminders", "queries", "export", "retention")
@@ -49,7 +49,10 @@ def command(label: str, argv: list[str], env: dict[str, str]) -> str:
     run = run_command([GATEHOUSE, *argv], env)
     if run.returncode != 0:
         raise SystemExit(f"{label}: gatehouse {' '.join(argv)} failed: {run.stderr.decode()}")
-    print(f"  {label:<40} {run.seconds:7.2f} s  {run.peak_mb:6.0f} MB peak   ({load})")
+    print(
+        f"  {label:<40} {run.seconds:7.2f} s  ({run.cpu_seconds:5.2f} s CPU)  "
+        f"{run.peak_mb:4.0f} MB peak   ({load})"
+    )
     return run.stdout.decode()
 
 
@@ -83,6 +86,8 @@ def timed(work, rounds: int = 3) -> tuple[float, float]:
 
 
 def report(config: Path) -> None:
+    from django.db import connection
+
     from gatehouse.enrollment.report import registration_report
 
     users = sql("SELECT count(*) FROM directory_user")[0][0]
@@ -98,6 +103,26 @@ def report(config: Path) -> None:
         f"  the statement alone (in process)          median {median:6.0f} ms, "
         f"best {best:.0f} ms   ({load_text()})"
     )
+    # Its CPU cost in one backend, without parallel workers (whose CPU cannot be read): about
+    # what it would take on an idle machine with no parallelism.
+    backend = sql("SELECT pg_backend_pid()")[0][0]
+    sql("SET max_parallel_workers_per_gather = 0")
+    try:
+        before = process_cpu_seconds(backend)
+        start = time.perf_counter()
+        registration_report()
+        wall = time.perf_counter() - start
+        cpu = process_cpu_seconds(backend) - before
+    except OSError:
+        print("  (the database server is not on this machine: no CPU figure)")
+    else:
+        print(
+            f"  the statement, one backend, no parallel workers: {wall * 1000:5.0f} ms wall, "
+            f"{cpu * 1000:5.0f} ms CPU of PostgreSQL   ({load_text()})"
+        )
+    finally:
+        sql("RESET max_parallel_workers_per_gather")
+        connection.close()
 
 
 def import_users(config: Path) -> None:
