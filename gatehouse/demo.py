@@ -53,6 +53,8 @@ def write_config(folder: Path, host: str, port: int) -> Path:
                 },
                 "database": {"url": "sqlite:///gatehouse.sqlite3"},
                 "organisation": {"name": ORGANISATION, "helpdesk": HELPDESK},
+                # Someone is reading the demo's terminal: plain lines, not JSON.
+                "log": {"format": "text"},
             }
         )
     )

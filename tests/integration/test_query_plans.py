@@ -28,7 +28,7 @@ from gatehouse.cli import main
 from gatehouse.console import tokens
 from gatehouse.signin import export
 from gatehouse.signin.report import recent
-from tests.conftest import HOME, OFFICE, ApiClient
+from tests.conftest import HOME, OFFICE, ApiClient, require_mfa_everywhere
 from tests.phones import pair_phone
 
 pytestmark = [
@@ -89,9 +89,6 @@ def sequential_scans(plan: dict) -> list[str]:
 
 
 def drive_every_path(heavy, tmp_path, trust_sites, capsys) -> None:
-    from gatehouse.access import policies
-    from gatehouse.access.policyfile import policy_from_dict
-
     # Sign-in with the password from a trust site; the portal's sign-ins page and API.
     browser = ApiClient(Client(), ip=OFFICE)
     assert browser.signin(HEAVY, PASSWORD).json()["status"] == "authenticated"
@@ -100,17 +97,7 @@ def drive_every_path(heavy, tmp_path, trust_sites, capsys) -> None:
     # Push: pair a phone, then a sign-in from home that needs it (the "known location" check),
     # answered "It wasn't me" (the fraud report marks the sign-in's event).
     phone = pair_phone(browser, tmp_path)
-    policies.save(
-        policy_from_dict(
-            {
-                "id": "mfa-everywhere",
-                "state": "on",
-                "conditions": {"users": {"include": "all"}},
-                "grant": {"require": ["mfa"]},
-            }
-        ),
-        actor="test",
-    )
+    require_mfa_everywhere()
     away = ApiClient(Client(), ip=HOME)
     flow = away.signin(HEAVY, PASSWORD).json()["flow"]
     assert away.post(f"/api/v1/signin/{flow}/push").status_code == 200
