@@ -94,12 +94,15 @@ def _claim(key: dict, recipients: QuerySet, run: str) -> None:
     each: of two runs claiming the same, one wins), and take over claims gone stale."""
     clock = timezone.now()
     claimed = Reminder.objects.filter(user=OuterRef("pk"), **key)
-    unclaimed = recipients.exclude(Exists(claimed)).order_by("pk").values_list("pk", flat=True)
-    last = 0
-    while ids := list(unclaimed.filter(pk__gt=last)[:BATCH]):
-        last = ids[-1]
+    # One query for them all (the database joins sets; a million users' ids fit in memory),
+    # rather than ordered pages, each a walk along the users until enough are found.
+    unclaimed = list(recipients.exclude(Exists(claimed)).values_list("pk", flat=True))
+    for start in range(0, len(unclaimed), BATCH):
         Reminder.objects.bulk_create(
-            [Reminder(user_id=i, claimed_at=clock, claimed_by=run, **key) for i in ids],
+            [
+                Reminder(user_id=user_id, claimed_at=clock, claimed_by=run, **key)
+                for user_id in unclaimed[start : start + BATCH]
+            ],
             ignore_conflicts=True,
         )
     # Of several runs, one takes each stale claim over: the update checks its condition again
