@@ -112,8 +112,8 @@ def progress(
 
 
 def conclude(flow_id: str, *, result: str, reason: str) -> None:
-    """Change the outcome of a sign-in after the fact (a push approval reported as fraud): the
-    event of its flow, found through the flow, which knows its event's id."""
+    """Change the outcome of a sign-in after the fact (a push its user reported as not
+    theirs): the event of its flow, found through the flow, which knows its event's id."""
     assert reason in REASONS, reason
     flow = SignInFlow.objects.filter(id=flow_id).only("data").first()
     if flow is not None and flow.data.get("event"):
