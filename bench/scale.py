@@ -92,6 +92,8 @@ def report(config: Path) -> None:
 
     users = sql("SELECT count(*) FROM directory_user")[0][0]
     print(f"Registration report, {users:,} users:")
+    # What any command costs before its own work: Python, Django, one query.
+    command("(start-up: signins tail -n 1)", ["signins", "tail", "-n", "1"], environ(config))
     for n in range(3):
         command(
             f"report registration --csv (run {n + 1})",
