@@ -219,9 +219,13 @@ def cmd_signins_export(args: argparse.Namespace) -> None:
     from gatehouse.signin import export
 
     out = sys.stdout
-    for event in export.between(args.since, args.until):
-        out.write(json.dumps(export.record(event), separators=(",", ":")) + "\n")
-    out.flush()
+    try:
+        for event in export.between(args.since, args.until):
+            out.write(json.dumps(export.record(event), separators=(",", ":")) + "\n")
+        out.flush()
+    except BrokenPipeError:
+        # The reader stopped (`| head`): not an error; nothing more to write anywhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _moment(text: str):
