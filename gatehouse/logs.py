@@ -54,7 +54,8 @@ def configure(level: str, fmt: str) -> dict:
     )
     if fmt == "json":
         render: list[Any] = [
-            structlog.processors.dict_tracebacks,
+            # A traceback as text: never the frames' local variables (a password, a code).
+            structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(sort_keys=False),
         ]
     else:
