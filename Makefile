@@ -22,10 +22,12 @@ demo: $(VENV)/.installed
 	PORT=$(PORT) $(VENV)/bin/gatehouse demo --port $(PORT)
 
 # Debian packages the end-to-end and browser tests and bench/ drive; installed when missing
-# (needs root). nginx's njs module hashes managed devices' certificates (docs/proxies/nginx.md).
+# (needs root). nginx's njs module hashes managed devices' certificates (docs/proxies/nginx.md);
+# rsyslog receives the sign-in events streamed over syslog.
 system-deps:
 	@missing=""; \
 	for pkg in chromium nginx caddy wrk npm; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
+	[ -x /usr/sbin/rsyslogd ] || missing="$$missing rsyslog"; \
 	[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || missing="$$missing libnginx-mod-http-js"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

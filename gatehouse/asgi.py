@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gatehouse.settings")
@@ -18,7 +19,9 @@ django_application = get_asgi_application()
 
 from gatehouse import hotpath  # noqa: E402  (Django is set up by now)
 from gatehouse.providers import forward_auth  # noqa: E402
-from gatehouse.signin import longpoll, waiting  # noqa: E402
+from gatehouse.request_log import RequestLog  # noqa: E402
+from gatehouse.signin import client, longpoll, waiting  # noqa: E402
+from gatehouse.signin.middleware import trusted_proxies  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +43,19 @@ HEALTHZ = "/healthz"
 HEALTHY = forward_auth.Answer(200, {"Content-Type": "application/json"}, '{"status": "ok"}')
 
 
+def _from_trusted_proxy(peer: str) -> bool:
+    return client.is_trusted(client.parse_address(peer), trusted_proxies())
+
+
 async def application(scope, receive, send) -> None:
     path = scope.get("path", "")
     if scope["type"] == "http" and (path == HEALTHZ or path in forward_auth.ENDPOINTS):
-        await _fast(scope, send)
+        await (_fast_logged if LOG_FAST else _fast)(scope, receive, send)
         return
+    await _logged(scope, receive, send)
+
+
+async def _rest(scope, receive, send) -> None:
     poll = longpoll.wanted(scope)
     if poll is not None:
         flow_id, seconds = poll
@@ -55,7 +66,7 @@ async def application(scope, receive, send) -> None:
     await django_application(scope, receive, send)
 
 
-async def _fast(scope, send) -> None:
+async def _fast(scope, receive, send) -> None:
     if scope["path"] == HEALTHZ:
         result = HEALTHY
     else:
@@ -63,6 +74,13 @@ async def _fast(scope, send) -> None:
     start, body = result.asgi_messages
     await send(start)
     await send(body)
+
+
+# A log line per request: forward-auth checks and /healthz too only when log.forward_auth says
+# so (a line costs more than a remembered answer; the proxy's access log has them anyway).
+LOG_FAST = settings.CONFIG["log.forward_auth"]
+_logged = RequestLog(_rest, _from_trusted_proxy)
+_fast_logged = RequestLog(_fast, _from_trusted_proxy)
 
 
 async def _forward_auth(scope) -> forward_auth.Answer:

@@ -178,6 +178,86 @@ def cmd_signins_tail(args: argparse.Namespace) -> None:
         print(format_event(event))
 
 
+KEY_FILES_APART = (
+    "not in it, and needed with it: secrets.key_file ({key}) to read the second factors' "
+    "secrets, and oidc.signing_key_file and authenticator.vapid_key_file; keep copies of them "
+    "apart from the database's backups"
+)
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    config = _setup()
+    from gatehouse import backup
+
+    try:
+        database = backup.backup(Path(args.file))
+    except backup.BackupError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"backed {database} up to {args.file} (mode 0600)")
+    print(KEY_FILES_APART.format(key=config.path("secrets.key_file")), file=sys.stderr)
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    config = _setup()
+    from gatehouse import backup
+
+    if not args.yes:
+        raise CommandError(
+            "restoring replaces every row of the database: stop every Gatehouse process "
+            "(serve and jobs), then run again with --yes"
+        )
+    try:
+        database = backup.restore(Path(args.file))
+    except backup.BackupError as exc:
+        raise CommandError(str(exc)) from None
+    print(
+        f"restored {database} from {args.file}; `gatehouse migrate` (or serve) brings it up "
+        "to this version"
+    )
+    if not backup.secrets_readable():
+        raise CommandError(
+            f"restored, but secrets.key_file ({config.path('secrets.key_file')}) does not "
+            "decrypt its second factors: put back the key file from the time of the backup"
+        )
+
+
+def cmd_signins_export(args: argparse.Namespace) -> None:
+    if args.until is not None and args.until <= args.since:
+        raise CommandError("--until must be later than --since")
+    _setup()
+    import json
+
+    from gatehouse.signin import export
+
+    out = sys.stdout
+    try:
+        for event in export.between(args.since, args.until):
+            out.write(json.dumps(export.record(event), separators=(",", ":")) + "\n")
+        out.flush()
+    except BrokenPipeError:
+        # The reader stopped (`| head`): not an error; nothing more to write anywhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _moment(text: str):
+    """--since/--until: an ISO date or time (UTC unless it says otherwise), or a duration
+    before now such as 15m, 24h or 7d."""
+    from datetime import UTC, datetime, timedelta
+
+    try:
+        return datetime.now(UTC) - timedelta(seconds=gatehouse_config.parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is neither a date or time (2030-01-31, 2030-01-31T08:00:00+00:00) nor a "
+            "duration before now (15m, 24h, 7d)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
@@ -642,7 +722,7 @@ def cmd_report_registration(args: argparse.Namespace) -> None:
 
     rows = report.registration_report()
     if args.csv:
-        sys.stdout.write(report.as_csv(rows))
+        report.write_csv(rows, sys.stdout)
     else:
         print(report.as_text(rows))
 
@@ -957,7 +1037,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_cmd = add(
         "jobs",
         _needs_action,
-        "Scheduled jobs (registration reminders, clearing expired OIDC tokens).",
+        "Scheduled jobs (registration reminders, clearing expired OIDC tokens, retention).",
     )
     jobs_sub = _actions(jobs_cmd)
     jobs_run = jobs_sub.add_parser(
@@ -980,11 +1060,43 @@ def build_parser() -> argparse.ArgumentParser:
     report_registration.add_argument("--csv", action="store_true", help="CSV instead of a table")
     report_registration.set_defaults(handler=cmd_report_registration)
 
+    backup_help = (
+        "Copy the SQLite database to FILE while Gatehouse runs (SQLite's online backup); "
+        "PostgreSQL: pg_dump (docs/deployment.md). The key files are not in it: keep them too."
+    )
+    backup_cmd = add("backup", cmd_backup, backup_help)
+    backup_cmd.add_argument("file", metavar="FILE")
+    restore_cmd = add(
+        "restore",
+        cmd_restore,
+        "Replace the SQLite database with the backup FILE (stop every Gatehouse process first).",
+    )
+    restore_cmd.add_argument("file", metavar="FILE")
+    restore_cmd.add_argument(
+        "--yes", action="store_true", help="yes, replace every row of the database"
+    )
+
     signins = add("signins", _needs_action, "Read the sign-in log.")
     signins_sub = _actions(signins)
     tail = signins_sub.add_parser("tail", help="Print the most recent sign-ins, oldest first")
     tail.add_argument("-n", type=_positive, default=20, help="how many (default 20)")
     tail.set_defaults(handler=cmd_signins_tail)
+    export_help = (
+        "Write the sign-in events from --since (to --until) to standard output, oldest first, "
+        "one JSON object per line (docs/signin-log.md), e.g. for a SIEM"
+    )
+    export = signins_sub.add_parser("export", help=export_help, description=export_help)
+    export.add_argument(
+        "--since",
+        type=_moment,
+        required=True,
+        metavar="WHEN",
+        help="a date or time (2030-01-31, 2030-01-31T08:00:00Z; UTC unless given) or a "
+        "duration before now (15m, 24h, 7d)",
+    )
+    export.add_argument("--until", type=_moment, metavar="WHEN", help="up to (not including)")
+    export.add_argument("--format", choices=["jsonl"], default="jsonl", help="jsonl (the default)")
+    export.set_defaults(handler=cmd_signins_export)
     return parser
 
 

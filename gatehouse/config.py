@@ -261,6 +261,20 @@ def _link(value: Any) -> str:
     return text
 
 
+def _syslog_address(value: Any) -> str:
+    text = _text(value).strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in {"udp", "tcp"} or not parts.hostname or not port or parts.path:
+        raise ValueError("expected empty, udp://host:514 or tcp://host:601")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 @dataclass(frozen=True)
 class Key:
     parse: Callable[[Any], Any]
@@ -505,6 +519,41 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "log": {
         "level": Key(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level."),
+        "format": Key(
+            _choice("json", "text"),
+            "json",
+            "Gatehouse's own log on stderr: `json`, one JSON object per line (a line per "
+            "request and per sign-in-log write, each with the request's id), or `text` for "
+            "people reading a terminal.",
+        ),
+        "forward_auth": Key(
+            _boolean,
+            False,
+            "Also log a line for every forward-auth check and /healthz. Off by default: a "
+            "proxy asks for every asset of every page, a line costs more than the check itself, "
+            "and the proxy's access log has them (with the same X-Request-ID).",
+        ),
+    },
+    "signin_log": {
+        "retention_days": Key(
+            _integer(1, 3650),
+            90,
+            "Sign-in events older than this many days are deleted by `gatehouse jobs`, with "
+            "the known places, flows, ended sessions and push challenges of that age. The "
+            "audit trail is never pruned.",
+        ),
+        "syslog_address": Key(
+            _syslog_address,
+            "",
+            "Stream every sign-in event, as it is written, to a syslog server (RFC 5424, the "
+            "event as JSON): udp://host:514 or tcp://host:601 (octet-counted framing, RFC "
+            "6587). Empty: no streaming.",
+        ),
+        "syslog_facility": Key(
+            _choice("auth", "authpriv", "user", *(f"local{n}" for n in range(8))),
+            "authpriv",
+            "Syslog facility of the streamed sign-in events.",
+        ),
     },
 }
 

@@ -62,6 +62,8 @@ def write_config(folder: Path, host: str, port: int) -> Path:
                 },
                 # The learning links are left at their defaults: Gatehouse's own help pages
                 # (/help/get-started, /help/iphone, /help/android); no video ships.
+                # Someone is reading the demo's terminal: plain lines, not JSON.
+                "log": {"format": "text"},
             }
         )
     )

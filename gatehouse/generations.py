@@ -92,17 +92,29 @@ def bump(name: str) -> None:
     transaction.on_commit(lambda: _store().bump(name))
 
 
+# The names bump_on_change follows for each model, for changes made in bulk (no signals).
+_followed: dict[type[models.Model], set[str]] = {}
+
+
 def bump_on_change(name: str, *senders: type[models.Model]) -> None:
     """Bump `name` whenever a row of one of these models (or many-to-many `through` models)
-    is saved, deleted or linked."""
+    is saved, deleted or linked; code that changes them in bulk calls `changed_in_bulk`."""
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
     def handler(**kwargs) -> None:
         bump(name)
 
     for sender in senders:
+        _followed.setdefault(sender, set()).add(name)
         for signal in (post_save, post_delete, m2m_changed):
             signal.connect(handler, sender=sender, weak=False)
+
+
+def changed_in_bulk(*senders: type[models.Model]) -> None:
+    """Rows of these models were changed without signals (bulk_create, update): bump once what
+    follows them."""
+    for name in sorted(set().union(*(_followed.get(sender, set()) for sender in senders))):
+        bump(name)
 
 
 class StampedMemo(Generic[K, V]):

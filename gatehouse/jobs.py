@@ -55,9 +55,18 @@ def _oidc_tokens(now: datetime) -> Outcome:
     return grants.clear_finished(now)
 
 
+def _retention(now: datetime) -> Outcome:
+    """Delete sign-in events and what belongs to them past signin_log.retention_days, and
+    finished flows, sessions, push challenges and throttle records (gatehouse.retention)."""
+    from gatehouse import retention
+
+    return retention.prune(now)
+
+
 JOBS: tuple[Job, ...] = (
     Job("registration-reminders", _registration_reminders),
     Job("oidc-tokens", _oidc_tokens),
+    Job("retention", _retention),
 )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from gatehouse import config as gatehouse_config
+from gatehouse import logs
 
 CONFIG = gatehouse_config.load()
 SECRET_KEYS = CONFIG.secret_keys
@@ -49,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "gatehouse.signin.middleware.SSOSessionMiddleware",
+    "gatehouse.request_log.DjangoRoute",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gatehouse.errors.MethodNotAllowedPage",
 ]
@@ -211,10 +213,4 @@ TIME_ZONE = CONFIG["organisation.time_zone"]
 USE_I18N = False
 USE_TZ = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": CONFIG["log.level"]},
-}
+LOGGING = logs.configure(CONFIG["log.level"], CONFIG["log.format"])

@@ -8,7 +8,7 @@ import os
 import pytest
 from django.test import Client
 
-pytest_plugins = ["tests.mailbox"]
+pytest_plugins = ["tests.mailbox", "tests.syslog_receiver"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -112,8 +112,7 @@ def with_totp(db):
     return enrol
 
 
-@pytest.fixture
-def mfa_everywhere(db):
+def require_mfa_everywhere() -> None:
     """One policy: every sign-in needs a second factor."""
     from gatehouse.access import policies
     from gatehouse.access.policyfile import policy_from_dict
@@ -129,3 +128,8 @@ def mfa_everywhere(db):
         ),
         actor="test",
     )
+
+
+@pytest.fixture
+def mfa_everywhere(db):
+    require_mfa_everywhere()

@@ -31,7 +31,8 @@ from gatehouse.authenticator.models import (
     PushChallenge,
 )
 from gatehouse.methods.models import AuthMethod
-from gatehouse.signin.models import SignInEvent, SignInFlow
+from gatehouse.signin import known_places
+from gatehouse.signin.models import SignInFlow
 from gatehouse.signin.throttle_store import throttle
 from gatehouse.signin.waiting import notify
 
@@ -109,7 +110,7 @@ def create(*, flow_id: str, user, context: Mapping) -> Challenge:
     ip = context.get("ip") or None
     where = locate(ip)
     now = timezone.now()
-    notified = _been_there(user, where.locations, ip)
+    notified = known_places.been_there(user, where.locations, ip)
     shown = {
         "app": context.get("app") or settings.CONFIG["organisation.name"],
         "ip": ip,
@@ -156,21 +157,6 @@ def withdraw(flow_id: str) -> None:
     """The sign-in `flow_id` no longer waits for its pending challenge (a new one replaces it,
     or the person cancelled): phones stop offering it."""
     PushChallenge.objects.filter(flow_id=flow_id, status=PENDING).update(status=EXPIRED)
-
-
-def _been_there(user, locations: frozenset[str], ip: str | None) -> bool:
-    """Whether the user has signed in successfully before from one of these named locations
-    (or, outside every named location, from this address)."""
-    if not locations and ip is None:
-        return False
-    earlier = SignInEvent.objects.filter(user=user, result="success")
-    if not locations:
-        return earlier.filter(ip=ip).exists()
-    # SQLite has no JSON containment lookup: read the lists, newest first (usually a hit soon).
-    for seen in earlier.values_list("locations", flat=True).iterator(chunk_size=500):
-        if locations.intersection(seen):
-            return True
-    return False
 
 
 def _push(row: PushChallenge, devices: list[PairedDevice]) -> None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from gatehouse import mail
 from gatehouse.audit import trail
 from gatehouse.authenticator.models import FraudBlock, PairedDevice, PushChallenge
-from gatehouse.signin.models import SignInEvent
+from gatehouse.signin import log
 
 logger = logging.getLogger(__name__)
 REASON = "fraud_reported"
@@ -90,9 +90,7 @@ def report(challenge: PushChallenge, device: PairedDevice) -> FraudBlock:
             sign_in={key: challenge.context.get(key) for key in ("app", "ip", "location", "time")},
             blocked_until=until,
         )
-        SignInEvent.objects.filter(flow_id=challenge.flow_id).update(
-            result="failure", reason=REASON
-        )
+        log.conclude(challenge.flow_id, result=log.FAILURE, reason=REASON)
     _tell_administrators(user, challenge, until)
     return block
 

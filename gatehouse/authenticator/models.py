@@ -78,7 +78,10 @@ class PushChallenge(models.Model):
     consumed_at = models.DateTimeField(null=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "status", "expires_at"])]
+        indexes = [
+            models.Index(fields=["user", "status", "expires_at"]),
+            models.Index(fields=["expires_at"], name="push_challenge_expires"),
+        ]
 
 
 class FraudBlock(models.Model):

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from gatehouse.audit import trail
@@ -84,13 +84,16 @@ def describe(campaign: Campaign, now: datetime | None = None) -> str:
 
 def scoped_users(campaign: Campaign) -> QuerySet:
     """Active users the campaign applies to: in any of its groups (all users when it names
-    none), and in none of its excluded groups."""
-    users = get_user_model().objects.filter(is_active=True)
+    none), and in none of its excluded groups. (Subqueries rather than joins: no DISTINCT over
+    a million users.)"""
+    User = get_user_model()
+    users = User.objects.filter(is_active=True)
+    memberships = User.groups.through.objects.filter(user_id=OuterRef("pk"))
     if campaign.groups:
-        users = users.filter(groups__name__in=campaign.groups)
+        users = users.filter(Exists(memberships.filter(group__name__in=campaign.groups)))
     if campaign.exclude:
-        users = users.exclude(groups__name__in=campaign.exclude)
-    return users.distinct()
+        users = users.exclude(Exists(memberships.filter(group__name__in=campaign.exclude)))
+    return users
 
 
 def in_scope(campaign: Campaign, user) -> bool:

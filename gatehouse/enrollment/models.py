@@ -52,6 +52,8 @@ class Reminder(models.Model):
     deadline = models.DateField()
     days_before = models.PositiveSmallIntegerField()
     claimed_at = models.DateTimeField()
+    # The job run that holds the claim (a random token), so a run knows which claims are its own.
+    claimed_by = models.CharField(max_length=32, blank=True)
     sent_at = models.DateTimeField(null=True)
 
     class Meta:

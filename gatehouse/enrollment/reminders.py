@@ -3,7 +3,10 @@
 
 Each reminder is sent at most once per user and deadline, however often and however many
 copies of the job run: a unique row is claimed before sending and released if sending fails,
-so a later run retries it. A run that comes late sends only the most recent reminder due."""
+so a later run retries it. A run that comes late sends only the most recent reminder due.
+
+Who gets one is found in a few set-based queries, whatever the number of users: claims are
+made BATCH at a time, and sent BATCH per SMTP connection."""
 
 from __future__ import annotations
 
@@ -11,17 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from gatehouse import mail
+from gatehouse import crypto, mail
 from gatehouse.enrollment import campaign as campaigns
 from gatehouse.enrollment.models import Campaign, Reminder
-from gatehouse.methods.registry import has_methods
+from gatehouse.methods import registry
 
 SCHEDULE = (14, 7, 3, 1)
 # A claim this old without `sent_at` belongs to a run that died mid-send; take it over.
 STALE_CLAIM = timedelta(hours=1)
+# Users claimed per query, and reminders sent per SMTP connection.
+BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -65,50 +70,57 @@ def send_due(now: datetime | None = None) -> ReminderRun:
     due = due_reminder(left)
     if due is None:
         return ReminderRun(None, note=f"no reminder due ({campaigns.plural(left, 'day')} left)")
-    sent = already = failed = no_address = 0
-    for user in list(campaigns.scoped_users(campaign).order_by("pk")):
-        if has_methods(user):
-            continue
-        if not user.email:
-            no_address += 1
-            continue
-        claim = _claim(campaign, user, due)
-        if claim is None:
-            already += 1
-            continue
-        subject, body = reminder_message(user, campaign, left)
-        try:
-            mail.send(user.email, subject, body)
-        except mail.MailError:
-            claim.delete()
-            failed += 1
-            continue
-        Reminder.objects.filter(pk=claim.pk).update(sent_at=timezone.now())
-        sent += 1
+    unregistered = campaigns.scoped_users(campaign).exclude(registry.registration_condition())
+    recipients = unregistered.exclude(email="")
+    key = {"campaign": campaign, "deadline": campaign.deadline, "days_before": due}
+    run = crypto.random_token(16)
+    _claim(key, recipients, run)
+    sent = failed = 0
+    ours = Reminder.objects.filter(claimed_by=run, sent_at=None, **key).order_by("pk")
+    last = 0
+    while claims := list(ours.filter(pk__gt=last).select_related("user")[:BATCH]):
+        last = claims[-1].pk
+        done, undone = _send(claims, campaign, left)
+        Reminder.objects.filter(pk__in=done).update(sent_at=timezone.now())
+        Reminder.objects.filter(pk__in=undone).delete()  # released: the next run tries again
+        sent, failed = sent + len(done), failed + len(undone)
+    already = Reminder.objects.filter(user__in=recipients, **key).exclude(claimed_by=run).count()
+    no_address = unregistered.filter(email="").count()
     return ReminderRun(due, sent, already, failed, no_address)
 
 
-def _claim(campaign: Campaign, user, days_before: int) -> Reminder | None:
-    """This run's claim on the reminder, or None when another run has it or has sent it."""
-    key = {
-        "campaign": campaign,
-        "user": user,
-        "deadline": campaign.deadline,
-        "days_before": days_before,
-    }
+def _claim(key: dict, recipients: QuerySet, run: str) -> None:
+    """Claim, for this run, the reminder of every recipient who has none yet (one unique row
+    each: of two runs claiming the same, one wins), and take over claims gone stale."""
     clock = timezone.now()
-    try:
-        with transaction.atomic():
-            return Reminder.objects.create(claimed_at=clock, **key)
-    except IntegrityError:
-        stale = Reminder.objects.filter(
-            sent_at__isnull=True, claimed_at__lt=clock - STALE_CLAIM, **key
+    claimed = Reminder.objects.filter(user=OuterRef("pk"), **key)
+    # One query for them all (the database joins sets; a million users' ids fit in memory),
+    # rather than ordered pages, each a walk along the users until enough are found.
+    unclaimed = list(recipients.exclude(Exists(claimed)).values_list("pk", flat=True))
+    for start in range(0, len(unclaimed), BATCH):
+        Reminder.objects.bulk_create(
+            [
+                Reminder(user_id=user_id, claimed_at=clock, claimed_by=run, **key)
+                for user_id in unclaimed[start : start + BATCH]
+            ],
+            ignore_conflicts=True,
         )
-        row = stale.first()
-        # The conditional update lets only one of several runs take a stale claim over.
-        if row is not None and stale.filter(pk=row.pk).update(claimed_at=clock) == 1:
-            return row
-        return None
+    # Of several runs, one takes each stale claim over: the update checks its condition again
+    # on the row it locks.
+    Reminder.objects.filter(sent_at=None, claimed_at__lt=clock - STALE_CLAIM, **key).update(
+        claimed_at=clock, claimed_by=run
+    )
+
+
+def _send(claims: list[Reminder], campaign: Campaign, left: int) -> tuple[list[int], list[int]]:
+    """Send the claimed reminders over one connection: (ids sent, ids not sent)."""
+    messages = (
+        (claim.user.email, *reminder_message(claim.user, campaign, left)) for claim in claims
+    )
+    done, undone = [], []
+    for claim, error in zip(claims, mail.send_each(messages), strict=True):
+        (undone if error else done).append(claim.pk)
+    return done, undone
 
 
 def reminder_message(user, campaign: Campaign, days_left: int) -> tuple[str, str]:

@@ -28,6 +28,17 @@ class AuthMethod(models.Model):
         indexes = [models.Index(fields=["user", "confirmed"])]
 
 
+class MethodKinds(models.Model):
+    """The kinds of confirmed second factor a user has, e.g. "push,totp" (sorted), kept
+    current from AuthMethod's own changes (gatehouse.methods.kinds): the registration report
+    counts these, one row per user, rather than folding every method of a million users."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    kinds = models.CharField(max_length=200)
+
+
 class RecoveryCode(models.Model):
     method = models.ForeignKey(AuthMethod, on_delete=models.CASCADE, related_name="codes")
     code_hash = models.CharField(max_length=64)

@@ -4,6 +4,7 @@ security-info portal use, never naming a factor themselves."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 
 from gatehouse.methods import tap
 from gatehouse.methods.base import Factor
@@ -36,12 +37,24 @@ def registered(user) -> list[AuthMethod]:
     return list(AuthMethod.objects.filter(user=user, confirmed=True))
 
 
+# Recovery codes alone do not make a user registered: they are a fallback, not a way to sign
+# in day to day.
+FALLBACK_KINDS = ("recovery_codes",)
+
+
+def counting_methods() -> QuerySet[AuthMethod]:
+    """The methods that make their user registered."""
+    return AuthMethod.objects.filter(confirmed=True).exclude(kind__in=FALLBACK_KINDS)
+
+
 def has_methods(user) -> bool:
-    """Whether the user has registered a second factor (recovery codes alone do not count:
-    they are a fallback, not a way to sign in day to day)."""
-    return (
-        AuthMethod.objects.filter(user=user, confirmed=True).exclude(kind="recovery_codes").exists()
-    )
+    """Whether the user has registered a second factor."""
+    return counting_methods().filter(user=user).exists()
+
+
+def registration_condition() -> Exists:
+    """For a query of users: the user has registered a second factor (negate it with ~)."""
+    return Exists(counting_methods().filter(user=OuterRef("pk")))
 
 
 def satisfied_by(amr: list[str]) -> frozenset[str]:

@@ -426,6 +426,7 @@ def _new_flow(
         reason="mfa_required",
         methods=flow.data["steps"],
         flow_id=flow.id,
+        provisional=True,
         **logged,
     )
     flow.data["event"] = event.id

@@ -1,5 +1,8 @@
 """The sign-in log: every attempt, whatever its outcome, with a documented reason code
-(docs/signin-log.md). Each event is its own committed write, so none is lost to a rollback."""
+(docs/signin-log.md). Each event is its own committed write, so none is lost to a rollback.
+
+Every write of an event also remembers a successful sign-in's place (known_places), and once
+committed puts a line in Gatehouse's own log and streams the event to syslog when configured."""
 
 from __future__ import annotations
 
@@ -8,10 +11,14 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.utils import timezone
 
+from gatehouse import logs
 from gatehouse.access.devices import DeviceClass
 from gatehouse.access.locator import Whereabouts
+from gatehouse.signin import export, known_places, syslog
 from gatehouse.signin.client import ClientContext
-from gatehouse.signin.models import SignInEvent
+from gatehouse.signin.models import SignInEvent, SignInFlow
+
+logger = logs.get("gatehouse.signin")
 
 SUCCESS, FAILURE, INTERRUPTED = "success", "failure", "interrupted"
 
@@ -88,10 +95,13 @@ def record(
     methods: Sequence[dict] = (),
     policies: Sequence[dict] = (),
     flow_id: str = "",
+    provisional: bool = False,
 ) -> SignInEvent:
+    """Write a new event. `provisional`: a flow's event, written before the flow decides and
+    updated (`progress`) in the same request once it has: only that is announced."""
     assert reason in REASONS, reason
     with transaction.atomic():
-        return SignInEvent.objects.create(
+        event = SignInEvent.objects.create(
             time=timezone.now(),
             username=username[:150],
             user=user,
@@ -109,6 +119,9 @@ def record(
             policies=list(policies),
             flow_id=flow_id,
         )
+        if not provisional:
+            _written(event)
+    return event
 
 
 def progress(
@@ -122,7 +135,8 @@ def progress(
 ) -> None:
     """A later step of the same sign-in (second factor, nudge): its one event is updated."""
     assert reason in REASONS, reason
-    SignInEvent.objects.filter(id=event_id).update(
+    _update(
+        event_id,
         time=timezone.now(),
         result=result,
         reason=reason,
@@ -130,3 +144,31 @@ def progress(
         policies=list(policies),
         requirement=requirement,
     )
+
+
+def conclude(flow_id: str, *, result: str, reason: str) -> None:
+    """Change the outcome of a sign-in after the fact (a push its user reported as not
+    theirs): the event of its flow, found through the flow, which knows its event's id."""
+    assert reason in REASONS, reason
+    flow = SignInFlow.objects.filter(id=flow_id).only("data").first()
+    if flow is not None and flow.data.get("event"):
+        _update(flow.data["event"], result=result, reason=reason)
+
+
+def _update(event_id: int, **fields) -> None:
+    with transaction.atomic():
+        SignInEvent.objects.filter(id=event_id).update(**fields)
+        event = SignInEvent.objects.filter(id=event_id).first()
+        if event is not None:
+            _written(event)
+
+
+def _written(event: SignInEvent) -> None:
+    if event.result == SUCCESS:
+        known_places.remember(event.user_id, event.locations, event.ip, event.time)
+    transaction.on_commit(lambda: _announce(event))
+
+
+def _announce(event: SignInEvent) -> None:
+    logger.info("signin", **export.summary(event))
+    syslog.stream(event)

@@ -47,7 +47,10 @@ class SSOSession(models.Model):
     grace_until = models.DateTimeField(null=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "ended_at"])]
+        indexes = [
+            models.Index(fields=["user", "ended_at"]),
+            models.Index(fields=["expires_at"], name="signin_sso_expires"),
+        ]
 
     @property
     def device_label(self) -> str:
@@ -59,10 +62,15 @@ class SSOSession(models.Model):
 class SignInEvent(models.Model):
     """The sign-in log: one row per attempt, whatever its outcome (docs/signin-log.md)."""
 
-    time = models.DateTimeField(db_index=True)
+    time = models.DateTimeField()
     username = models.CharField(max_length=150, db_index=True)
+    # Indexed with the time (Meta.indexes): a user's sign-ins, newest first.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     app = models.CharField(max_length=200, blank=True)
     client_type = models.CharField(max_length=16, default="browser")
@@ -76,10 +84,38 @@ class SignInEvent(models.Model):
     requirement = models.CharField(max_length=16, default="single_factor")
     methods = models.JSONField(default=list)
     policies = models.JSONField(default=list)
+    # Not indexed: a flow knows its event's id (SignInFlow.data["event"]), and a random key
+    # would make every sign-in's insert touch a random page of one more large index.
     flow_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-time", "-id"]
+        # Every query on this table goes through one of these (tests/integration/
+        # test_query_plans.py): by time (tail, export, retention) and by user, newest first
+        # (the portal's sign-ins page).
+        indexes = [
+            models.Index(fields=["time", "id"], name="signin_event_time"),
+            models.Index(fields=["user", "time", "id"], name="signin_event_user_time"),
+        ]
+
+
+class KnownPlace(models.Model):
+    """Where a user has signed in successfully from: a named location ("location:NAME"), or an
+    address outside every named location ("ip:ADDRESS"). The push check "has this user been
+    here before?" reads this, not the sign-in log; places not seen for the log's retention are
+    forgotten with it."""
+
+    # Indexed by the unique constraint, which starts with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    place = models.CharField(max_length=250)
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "place"], name="one_known_place_each")
+        ]
 
 
 class ThrottleRecord(models.Model):

@@ -44,6 +44,7 @@ PEOPLE = {
     "locked-user": "Lola Locked",
     "known-user": "Kim Known",
     "browser-user": "Bea Browser",
+    "log-user": "Logan Log",
     **{f"crowd-{i}": f"Crowd Member {i}" for i in range(6)},
 }
 # Cheap Argon2 for tests; the bench leaves [passwords] at the configured defaults.

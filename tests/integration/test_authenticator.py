@@ -10,6 +10,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from gatehouse.access.devices import DeviceClass
+from gatehouse.access.locator import Whereabouts
 from gatehouse.audit.models import AuditEvent
 from gatehouse.authenticator import challenges, fraud, protocol, webpush
 from gatehouse.authenticator.client import ClientError, DeviceClient
@@ -17,7 +19,8 @@ from gatehouse.authenticator.models import FraudBlock, PairedDevice, PairingLink
 from gatehouse.console import tokens
 from gatehouse.methods import tap
 from gatehouse.signin import flow as signin_flow
-from gatehouse.signin import longpoll
+from gatehouse.signin import log, longpoll
+from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SignInEvent, SignInFlow, SSOSession
 from gatehouse.signin.throttle import factor_key
 from gatehouse.signin.throttle_store import throttle
@@ -407,15 +410,16 @@ def test_at_most_ten_pushes_an_hour(phone, alice):
 # --- a location the user has never signed in from -------------------------------------------
 
 
-def succeeded(user, ip: str, locations=()):
-    SignInEvent.objects.create(
-        time=timezone.now() - timedelta(days=3),
+def logged_sign_in(user, ip: str, locations=(), result: str = "success"):
+    """A sign-in of `user` from `ip` (in the named `locations`), written to the sign-in log."""
+    log.record(
         username=user.username,
         user=user,
-        ip=ip,
-        locations=list(locations),
-        result="success",
-        reason="ok",
+        client=ClientContext(ip=ip, peer="127.0.0.1", device_fingerprint=None, user_agent=""),
+        where=Whereabouts(frozenset(locations), bool(locations)),
+        device=DeviceClass("personal", "no_certificate"),
+        result=result,
+        reason="ok" if result == "success" else "bad_password",
     )
 
 
@@ -432,10 +436,10 @@ def test_a_notification_from_a_known_address_or_named_location(phone, alice, pus
     PairedDevice.objects.update(
         push_subscription={"endpoint": "https://fcm.googleapis.com/x", "keys": {}}
     )
-    succeeded(alice, HOME)
+    logged_sign_in(alice, HOME)
     assert challenge_for("flow-1", alice, ip=HOME).notified
     # Another address in a named location alice has signed in from.
-    succeeded(alice, OFFICE, ["Trust sites"])
+    logged_sign_in(alice, OFFICE, ["Trust sites"])
     assert challenge_for("flow-2", alice, ip="10.9.9.9").notified
     assert [p["id"] for p in pushed] == [c.id for c in PushChallenge.objects.order_by("created_at")]
     assert all("number" not in p for p in pushed)
@@ -443,9 +447,7 @@ def test_a_notification_from_a_known_address_or_named_location(phone, alice, pus
 
 
 def test_failed_sign_ins_do_not_make_a_location_known(phone, alice, pushed):
-    SignInEvent.objects.create(
-        time=timezone.now(), username="alice", user=alice, ip=HOME, result="failure", reason="x"
-    )
+    logged_sign_in(alice, HOME, result="failure")
     assert not challenge_for("flow-1", alice, ip=HOME).notified
 
 

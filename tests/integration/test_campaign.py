@@ -294,6 +294,18 @@ def test_two_overlapping_runs_send_each_reminder_once(make_user, mailbox):
     assert received == sorted(p.email for p in people)
 
 
+def test_reminders_cost_a_few_queries_however_many_users(
+    make_user, mailbox, django_assert_max_num_queries
+):
+    people = [make_user(f"user{n}", groups=["Staff"]) for n in range(150)]
+    register(people[0])
+    start(days=14)
+    with django_assert_max_num_queries(16):  # was a few per user
+        run = reminders.send_due(NOW)
+    assert (run.sent, run.already) == (149, 0)
+    assert len(mailbox.wait_for(149)) == 149
+
+
 def test_jobs_run_sends_the_reminders_and_reports_what_it_did(staff, mailbox, capsys):
     campaigns.start_campaign(date.today() + timedelta(days=7), groups=["Estates"], actor="t")
     assert main(["jobs", "run"]) == 0
@@ -303,7 +315,9 @@ def test_jobs_run_sends_the_reminders_and_reports_what_it_did(staff, mailbox, ca
     assert "0 sent, 1 already sent" in capsys.readouterr().out
     assert len(mailbox.wait_for(1)) == 1
     assert main(["jobs", "run", "backups"]) == 2
-    assert "no job backups; jobs: registration-reminders, oidc-tokens" in capsys.readouterr().err
+    assert "no job backups; jobs: registration-reminders, oidc-tokens, retention" in (
+        capsys.readouterr().err
+    )
 
 
 def test_jobs_run_exits_non_zero_when_mail_cannot_be_sent(staff, settings, capsys):
@@ -330,13 +344,16 @@ def test_the_worker_runs_every_job_until_stopped(staff, mailbox):
 # --- the registration report --------------------------------------------------------------
 
 
-def test_report_counts_registered_users_by_group_and_department(staff, make_user, capsys):
+def test_report_counts_registered_users_by_group_and_department(
+    staff, make_user, capsys, django_assert_max_num_queries
+):
     register(staff["alice"])
     register(staff["alice"], kind="recovery_codes")
     register(staff["carol"], kind="recovery_codes")  # a fallback alone is not registered
     make_user("erin", department="")
     make_user("gone", groups=["Estates"], is_active=False)
-    assert main(["report", "registration", "--csv"]) == 0
+    with django_assert_max_num_queries(7):  # one statement, whatever the number of users
+        assert main(["report", "registration", "--csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     table = {(r["by"], r["name"]): r for r in rows}
     clinical = table["group", "Clinical staff"]
@@ -355,6 +372,30 @@ def test_report_counts_registered_users_by_group_and_department(staff, make_user
     text = capsys.readouterr().out
     assert "by group" in text and "by department" in text
     assert any(line.split()[:3] == ["Estates", "1", "0"] for line in text.splitlines())
+
+
+def test_the_report_follows_methods_added_removed_and_users_deleted(staff, capsys):
+    from gatehouse.methods import registry
+
+    def estates() -> dict:
+        rows = csv.DictReader(io.StringIO(_report(capsys)))
+        return next(r for r in rows if r["name"] == "Estates")
+
+    totp = register(staff["bob"])
+    register(staff["bob"], kind="push")
+    assert (estates()["registered"], estates()["methods"]) == ("1", "push: 1; totp: 1")
+    registry.remove(totp)
+    assert estates()["methods"] == "push: 1"
+    AuthMethod.objects.filter(user=staff["bob"]).delete()
+    assert (estates()["registered"], estates()["methods"]) == ("0", "")
+    register(staff["bob"])
+    staff["bob"].delete()  # its methods, and what the report kept of them, go with it
+    assert not any(r["name"] == "Estates" for r in csv.DictReader(io.StringIO(_report(capsys))))
+
+
+def _report(capsys) -> str:
+    assert main(["report", "registration", "--csv"]) == 0
+    return capsys.readouterr().out
 
 
 # --- the command ---------------------------------------------------------------------------

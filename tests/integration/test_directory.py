@@ -126,3 +126,51 @@ def test_a_password_reset_by_import_leaves_the_second_factor_required(
     with_totp(alice)
     import_csv(HEADER + "alice,alice@example.org,Alice A,Clinical,,a-new-long-secret\n")
     assert api.signin("alice", "a-new-long-secret").json()["status"] == "mfa_required"
+
+
+def test_users_with_the_same_password_get_hashes_of_their_own():
+    import_csv(HEADER + "alice,,,,,same-password\nbob,,,,,same-password\n")
+    alice, bob = User.objects.get(username="alice"), User.objects.get(username="bob")
+    assert alice.password != bob.password  # each its own salt
+    assert alice.check_password("same-password") and bob.check_password("same-password")
+
+
+def test_reimport_changes_only_the_memberships_that_differ():
+    import_csv(HEADER + "alice,,,,Ward 7;Nurses,\nbob,,,,Ward 7,\n")
+    links = {
+        (link.user.username, link.group.name): link.id
+        for link in User.groups.through.objects.select_related("user", "group")
+    }
+    import_csv(HEADER + "alice,,,,Nurses;Ward 8,\nbob,,,,Ward 7,\n")
+    after = {
+        (link.user.username, link.group.name): link.id
+        for link in User.groups.through.objects.select_related("user", "group")
+    }
+    assert set(after) == {("alice", "Nurses"), ("alice", "Ward 8"), ("bob", "Ward 7")}
+    # Memberships that stay are the same rows.
+    assert after["alice", "Nurses"] == links["alice", "Nurses"]
+    assert after["bob", "Ward 7"] == links["bob", "Ward 7"]
+
+
+def test_an_import_tells_cached_sessions_that_users_changed():
+    from gatehouse import generations
+    from gatehouse.signin.sessions import GENERATION
+
+    import_csv(HEADER + "alice,,,,Ward 7,\n")
+    before = generations.current(GENERATION)
+    import_csv(HEADER + "alice,,,,Ward 8,\n")
+    assert generations.current(GENERATION) != before
+
+
+def test_an_import_costs_a_few_statements_per_hundreds_of_rows(django_assert_max_num_queries):
+    def rows(count: int, group: str) -> str:
+        return HEADER + "".join(
+            f"user{n},user{n}@example.org,User {n},Dept {n % 3},{group};Staff,\n"
+            for n in range(count)
+        )
+
+    # (SQLite takes at most 999 values a statement: 83 users' rows.)
+    with django_assert_max_num_queries(20):
+        assert import_csv(rows(500, "Ward 1")).created == 500
+    with django_assert_max_num_queries(20):
+        assert import_csv(rows(500, "Ward 2")).updated == 500
