@@ -87,19 +87,19 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
     logged = _logged(username, attempt)
     where = logged["where"]
     now = time.time()
-    wait = throttle().retry_after(username, where.trusted, client.ip, now)
+    fingerprint = crypto.keyed_digest(username, attempt.password, purpose="wrong-password")
+    # The guess takes its slot before the password is checked (gatehouse.signin.throttle).
+    wait = throttle().claim(username, where.trusted, client.ip, fingerprint[:16], now)
     if wait is not None:
         reason, seconds = wait
         log.record(user=None, result=log.FAILURE, reason=reason, **logged)
         return Outcome(error="throttled", retry_after=seconds)
     user = get_user_model().objects.filter(username=username).first() if username else None
     if not _password_ok(user, attempt.password):
-        fingerprint = crypto.keyed_digest(username, attempt.password, purpose="wrong-password")
-        throttle().failure(username, where.trusted, client.ip, fingerprint[:16], now)
         reason = "bad_password" if user is not None else "unknown_user"
         log.record(user=user, result=log.FAILURE, reason=reason, **logged)
         return Outcome(error="invalid_credentials")
-    throttle().success(username, where.trusted)
+    throttle().success(username, where.trusted, client.ip, now)
     flow = _new_flow(user, attempt, logged)
     helpdesk = settings.CONFIG["organisation.helpdesk"]
     if not user.is_active:
@@ -135,7 +135,8 @@ def verify(flow: SignInFlow, method: str, code: str, current: SSOSession | None 
         # A phone's approval counts only for the sign-in it was asked about.
         code = ""
     user, now = flow.user, time.time()
-    wait = throttle().factor_wait(user.username, now)
+    # The attempt takes its slot before the code is checked (gatehouse.signin.throttle).
+    wait, left = throttle().factor_claim(user.username, now)
     if wait is not None:
         reason, seconds = wait
         if reason == "factor_locked":
@@ -144,7 +145,6 @@ def verify(flow: SignInFlow, method: str, code: str, current: SSOSession | None 
         return Outcome(error="throttled", retry_after=seconds, flow=flow)
     verified = registry.factor(kind).verify(user, code)
     if verified is None:
-        left = throttle().factor_failure(user.username, now)
         _step(flow, method, "failure")
         return Outcome(error="invalid_code", attempts_left=left, flow=flow)
     throttle().factor_success(user.username)
