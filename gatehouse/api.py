@@ -9,6 +9,7 @@ from django.http import HttpRequest, JsonResponse
 from ninja import NinjaAPI
 from ninja.security import APIKeyCookie
 
+from gatehouse.request_text import JsonParser
 from gatehouse.signin.sessions import COOKIE
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -42,6 +43,7 @@ api = NinjaAPI(
     description="Sign-in, security info and administration API of Gatehouse.",
     urls_namespace="api",
     docs_url="/docs",
+    parser=JsonParser(),
 )
 
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "gatehouse.request_text.refuse_unstorable",
     "gatehouse.signin.middleware.ClientContextMiddleware",
     "gatehouse.api.require_json",
     "django.middleware.common.CommonMiddleware",

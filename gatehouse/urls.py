@@ -34,4 +34,5 @@ urlpatterns = [
     path(".well-known/openid-configuration", oidc_views.DiscoveryView.as_view()),
 ]
 
+handler400 = "gatehouse.health.bad_request"
 handler500 = "gatehouse.health.server_error"

@@ -12,6 +12,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import jwk_from_pem
 
 from gatehouse.providers.oidc import claims, clients, grants
+from gatehouse.request_text import storable
 
 
 class GatehouseValidator(OAuth2Validator):
@@ -79,11 +80,22 @@ class GatehouseValidator(OAuth2Validator):
 
     def _get_key_for_token(self, token):
         """The published key that signed `token` (by its kid), so that ID tokens signed before
-        a key rotation are still recognised."""
+        a key rotation are still recognised; None for anything that is not one of our ID
+        tokens — a payload that is not a JSON object naming a client as its audience."""
         unverified = jws.JWS()
         unverified.deserialize(token)
-        payload = json.loads(unverified.objects["payload"].decode("utf-8"))
-        if "aud" not in payload or self._get_client_by_audience(payload["aud"]) is None:
+        try:
+            payload = json.loads(unverified.objects["payload"])
+        except ValueError:  # not JSON, not UTF-8
+            return None
+        audience = payload.get("aud") if isinstance(payload, dict) else None
+        audiences = [audience] if isinstance(audience, str) else audience
+        if not (
+            isinstance(audiences, list)
+            and all(isinstance(a, str) for a in audiences)
+            and storable(audiences)
+            and self._get_client_by_audience(audiences) is not None
+        ):
             return None
         kid = unverified.jose_header.get("kid")
         for pem in [

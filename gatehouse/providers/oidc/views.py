@@ -59,10 +59,15 @@ def after_sign_in(full_path: str) -> str:
 
 
 def _too_old(request: HttpRequest) -> bool:
-    """Whether the session's sign-in is older than the client's max_age (OIDC Core 3.1.2.1)."""
+    """Whether the session's sign-in is older than the client's max_age (OIDC Core 3.1.2.1);
+    ValueError when max_age is not a whole number of seconds."""
     text = request.GET.get("max_age", "")
-    if not text.isdigit():
+    if not text:
         return False
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError("max_age must be a whole number of seconds.")
+    if len(text) > 11:
+        return False  # longer than any sign-in can be old (3,000 years), whatever its length
     age = (timezone.now() - request.sso.auth_time).total_seconds()
     return age > int(text)
 
@@ -113,7 +118,11 @@ class AuthorizeView(AuthorizationView):
         request = self.request
         app = credentials["client_id"]
         prompt = set(request.GET.get("prompt", "").split()) if interactive else set()
-        if interactive and ("login" in prompt or _too_old(request)):
+        try:
+            fresh = interactive and ("login" in prompt or _too_old(request))
+        except ValueError as exc:
+            return self._refuse(credentials, errors.InvalidRequestError, str(exc))
+        if fresh:
             if "none" in prompt:
                 return self._refuse(credentials, errors.LoginRequired)
             return HttpResponseRedirect(signin_url(app, after_sign_in(return_to), fresh=True))
