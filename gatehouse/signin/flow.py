@@ -38,6 +38,12 @@ REGISTRATION_NUDGE, REGISTRATION_REQUIRED = "registration_nudge", "registration_
 STATUSES = (AUTHENTICATED, MFA_REQUIRED, REGISTRATION_NUDGE, REGISTRATION_REQUIRED, BLOCKED)
 # Requirements a second factor can meet; others (a managed device) cannot be met in the flow.
 FACTOR_REQUIREMENTS = frozenset({"mfa", "phishing_resistant_mfa"})
+# What a person is told they lack when no method of theirs can meet a requirement.
+NEEDS = {
+    "phishing_resistant_mfa": "a passkey or security key",
+    "temporary_access_pass": "a Temporary Access Pass from the helpdesk",
+    "mfa": "a second factor",
+}
 
 
 @dataclass(frozen=True)
@@ -251,9 +257,14 @@ def _decide(flow: SignInFlow, current: SSOSession | None) -> Outcome:
         )
         return _finish(flow, BLOCKED, "managed_device_required", message)
     ways = registry.offered(flow.user)
-    if ways:
+    within_reach = frozenset(flow.data["satisfied"]) | registry.satisfies(ways)
+    if ways and _meets(decision.unmet, within_reach):
         flow.data["methods"] = ways
         return _finish(flow, MFA_REQUIRED, "mfa_required", decision.message)
+    if ways or not _meets(decision.unmet, within_reach | registry.self_service_satisfies()):
+        # Asking for factors that cannot meet the requirement would ask again, forever.
+        message = decision.message or _needs_message(decision, within_reach, helpdesk)
+        return _finish(flow, BLOCKED, "no_suitable_method", message)
     outcome = campaign.registration_outcome(flow.user, assessment.where.trusted)
     flow.data["days_left"] = outcome.days_left
     flow.data["snoozes_left"] = outcome.snoozes_left
@@ -267,12 +278,30 @@ def _decide(flow: SignInFlow, current: SSOSession | None) -> Outcome:
 def factors_can_meet(decision: Decision) -> bool:
     """Whether second factors alone can meet every unmet requirement (a managed device, say,
     cannot be proven during a sign-in)."""
+    return _meets(decision.unmet, FACTOR_REQUIREMENTS)
+
+
+def _meets(groups, met: frozenset[str]) -> bool:
+    """Whether meeting the requirements `met` would meet every group: all of an "all" group's,
+    one of an "any" group's."""
     return all(
-        group.requirements & FACTOR_REQUIREMENTS
-        if group.mode == "any"
-        else group.requirements <= FACTOR_REQUIREMENTS
-        for group in decision.unmet
+        group.requirements & met if group.mode == "any" else group.requirements <= met
+        for group in groups
     )
+
+
+def _needs_message(decision: Decision, within_reach: frozenset[str], helpdesk: str) -> str:
+    """What the person lacks (beyond what their methods can meet), where they could add it, or
+    whom to ask."""
+    wanted = set().union(*(group.requirements for group in decision.unmet))
+    needed = " or ".join(NEEDS.get(r, r) for r in sorted(wanted - within_reach))
+    message = f"Signing in here needs {needed}, and none of your sign-in methods is one."
+    if _meets(decision.unmet, within_reach | registry.self_service_satisfies()):
+        return (
+            f"{message} Add one at {settings.PUBLIC_URL}/security-info from one of the "
+            f"organisation's sites, or contact {helpdesk}."
+        )
+    return f"{message} Contact {helpdesk}."
 
 
 def _authenticate(

@@ -25,6 +25,7 @@ REASONS = {
     "source_throttled": "Too many wrong passwords from this address; slowed down.",
     "policy_block": "A conditional-access policy blocks this sign-in.",
     "managed_device_required": "A policy requires one of the organisation's computers.",
+    "no_suitable_method": "A policy requires something none of the user's methods can meet.",
     "mfa_required": "Waiting for the second factor.",
     "invalid_code": "A wrong second-factor code (the sign-in can go on).",
     "factor_locked": "Too many wrong second-factor codes; locked until the helpdesk unlocks it.",
