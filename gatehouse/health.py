@@ -58,10 +58,20 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return _error(request, 400, "bad_request", "Bad request", message)
 
 
+# Endpoints that OAuth clients call, which answer errors as RFC 6749 §5.2 says.
+OAUTH_ENDPOINTS = ("/oauth/token/", "/oauth/introspect/", "/oauth/revoke_token/")
+OAUTH_CODES = {"bad_request": "invalid_request", "storage_unavailable": "temporarily_unavailable"}
+
+
 def _error(request: HttpRequest, status: int, code: str, title: str, message: str) -> HttpResponse:
-    """JSON for the API, a plain page for people."""
+    """JSON for the API and for OAuth clients, a plain page for people."""
     if request.path.startswith("/api/"):
         return JsonResponse({"error": code, "message": message}, status=status)
+    if request.path in OAUTH_ENDPOINTS:
+        error = OAUTH_CODES.get(code, code)
+        response = JsonResponse({"error": error, "error_description": message}, status=status)
+        response["Cache-Control"] = "no-store"
+        return response
     page = (
         '<!doctype html><html lang="en"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

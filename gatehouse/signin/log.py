@@ -26,6 +26,8 @@ REASONS = {
     "policy_block": "A conditional-access policy blocks this sign-in.",
     "managed_device_required": "A policy requires one of the organisation's computers.",
     "no_suitable_method": "A policy requires something none of the user's methods can meet.",
+    "step_up_required": "An app's token refresh wants more than the sign-in behind it proved.",
+    "reauthentication_required": "An app's token refresh comes after the sign-in frequency.",
     "mfa_required": "Waiting for the second factor.",
     "invalid_code": "A wrong second-factor code (the sign-in can go on).",
     "factor_locked": "Too many wrong second-factor codes; locked until the helpdesk unlocks it.",

@@ -9,17 +9,11 @@ import re
 import pytest
 from django.test import Client
 
-from gatehouse.access import protected_apps
 from tests.conftest import OFFICE, totp_code
-from tests.integration.test_oidc import REDIRECT, authorize_path, pkce, signed_in
+from tests.integration.test_oidc import REDIRECT, authorize_path, pkce, portal, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def portal(db):
-    return protected_apps.save("test", "portal", "oidc", redirect_uris=[REDIRECT])
-
+__all__ = ["portal"]  # a fixture, used by name
 
 # Fullwidth, Arabic-Indic and superscript digits: str.isdigit() takes them all.
 NOT_ASCII_DIGITS = [
