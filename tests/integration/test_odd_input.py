@@ -69,7 +69,8 @@ def test_confirming_an_app_with_such_digits_is_a_wrong_code(api, alice, trust_si
 def test_json_that_is_not_text_is_a_bad_request(alice, body):
     response = Client().post("/api/v1/signin", body, content_type="application/json")
     assert response.status_code == 400
-    assert response.json() == {"detail": "Cannot parse request body"}
+    assert response.json()["error"] == "invalid_json"
+    assert "NUL character or a lone surrogate" in response.json()["message"]
 
 
 def test_a_whole_surrogate_pair_is_text(alice):
