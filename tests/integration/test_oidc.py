@@ -305,6 +305,14 @@ def test_a_refresh_token_used_again_within_the_grace_period_gets_tokens_of_its_o
         assert refresh(answer.json()["refresh_token"]).status_code == 200
 
 
+def test_within_the_grace_period_a_token_signed_out_is_not_refreshed(alice, portal):
+    browser = signed_in()
+    tokens = tokens_for(browser)
+    assert refresh(tokens["refresh_token"]).status_code == 200
+    assert browser.post("/signout").status_code == 200
+    assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+
+
 def test_a_disabled_user_can_no_longer_refresh_or_use_tokens(alice, portal, mail_app):
     tokens = tokens_for(signed_in())
     alice.is_active = False

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from oauth2_provider.models import clear_expired, get_grant_model, get_refresh_token_model
+from oauth2_provider.models import (
+    clear_expired,
+    get_access_token_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
 
 from gatehouse import crypto
 from gatehouse.providers.oidc.models import SessionGrant
@@ -57,6 +62,13 @@ def exchanged(link: SessionGrant, family: uuid.UUID) -> bool:
     )
     link.token_family = family
     return claimed == 1
+
+
+def rotated_and_live(refresh_token, link: SessionGrant) -> bool:
+    """Whether a revoked refresh token was rotated (a newer access token came from it), not
+    revoked on purpose, and the grant it belongs to still stands."""
+    rotated = get_access_token_model().objects.filter(source_refresh_token=refresh_token)
+    return rotated.exists() and SessionGrant.objects.filter(id=link.id).exists()
 
 
 def revoke_replayed(code: str, application) -> bool:

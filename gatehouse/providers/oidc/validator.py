@@ -100,6 +100,9 @@ class GatehouseValidator(OAuth2Validator):
             # first rotates it and the others see that it has been.
             previous = RefreshToken.objects.select_for_update().get(pk=previous.pk)
             if previous.revoked is not None:
+                if not grants.rotated_and_live(previous, request.gatehouse_grant):
+                    # Revoked on purpose meanwhile (a sign-out, say), not rotated: no tokens.
+                    raise errors.InvalidGrantError(request=request)
                 self._save_sibling(token, request, previous)
                 return
         super()._save_bearer_token(token, request, *args, **kwargs)
