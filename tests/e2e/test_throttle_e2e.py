@@ -5,7 +5,6 @@ burst of guesses never gets more of them checked than the limits allow."""
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pyotp
 import pytest
-import redis
 
 from gatehouse.signin.throttle import FACTOR_FREE
 from tests.e2e import liveserver
 from tests.e2e.liveserver import PASSWORD, LiveServer, ok
+from tests.redis_db import redis_or_skip
 
 pytestmark = pytest.mark.e2e
 
@@ -27,21 +26,10 @@ OFFICE, HOME = "10.20.30.40", "203.0.113.7"
 ACCOUNT_FAILURES = 10  # the default throttle.account_failures
 
 
-def redis_or_skip() -> redis.Redis:
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL}: {exc}")
-    return connection
-
-
 @pytest.fixture(scope="module", params=["redis", "database"])
 def server(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server keeping its throttle records in Redis, or (no cache) in its database."""
-    shared = redis_or_skip() if request.param == "redis" else None
+    shared = redis_or_skip(REDIS_URL) if request.param == "redis" else None
     if shared:
         shared.flushdb()
     settings = {"cache": {"url": REDIS_URL if shared else ""}}

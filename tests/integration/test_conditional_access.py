@@ -9,7 +9,7 @@ from gatehouse.access import policies
 from gatehouse.access.models import ManagedDevice
 from gatehouse.access.policyfile import default_policies, policy_from_dict
 from gatehouse.signin.models import SignInEvent, SSOSession
-from tests.conftest import HOME, OFFICE
+from tests.conftest import HOME, OFFICE, save_policy
 
 pytestmark = pytest.mark.django_db
 PC = "ab" * 32
@@ -181,16 +181,13 @@ def test_a_requirement_none_of_the_users_methods_can_meet_ends_the_sign_in_sayin
 ):
     from gatehouse.methods import recovery
 
-    policies.save(
-        policy_from_dict(
-            {
-                "id": "keys-only",
-                "state": "on",
-                "conditions": {"users": {"include": "all"}},
-                "grant": {"require": ["phishing_resistant_mfa"]},
-            }
-        ),
-        actor="test",
+    save_policy(
+        {
+            "id": "keys-only",
+            "state": "on",
+            "conditions": {"users": {"include": "all"}},
+            "grant": {"require": ["phishing_resistant_mfa"]},
+        }
     )
     if "totp" in methods:
         with_totp(alice)
@@ -214,16 +211,13 @@ def test_a_signed_in_person_reaching_an_app_they_cannot_meet_is_told_why_not_ask
     from gatehouse.access import protected_apps
 
     protected_apps.save("test", "payroll", "forward_auth", hosts=["payroll.example.org"])
-    policies.save(
-        policy_from_dict(
-            {
-                "id": "keys-for-payroll",
-                "state": "on",
-                "conditions": {"users": {"include": "all"}, "apps": {"include": ["payroll"]}},
-                "grant": {"require": ["phishing_resistant_mfa"]},
-            }
-        ),
-        actor="test",
+    save_policy(
+        {
+            "id": "keys-for-payroll",
+            "state": "on",
+            "conditions": {"users": {"include": "all"}, "apps": {"include": ["payroll"]}},
+            "grant": {"require": ["phishing_resistant_mfa"]},
+        }
     )
     with_totp(alice)
     browser = Client(HTTP_X_FORWARDED_FOR=OFFICE)

@@ -14,10 +14,10 @@ from oauth2_provider.models import AccessToken
 
 from gatehouse.access import policies
 from gatehouse.access.models import ManagedDevice
-from gatehouse.access.policyfile import default_policies, policy_from_dict
+from gatehouse.access.policyfile import default_policies
 from gatehouse.providers.oidc.models import SessionGrant
 from gatehouse.signin.models import SignInEvent
-from tests.conftest import HOME, OFFICE
+from tests.conftest import HOME, OFFICE, save_policy
 from tests.integration.test_oidc import (
     REDIRECT,
     authorize,
@@ -101,16 +101,13 @@ def test_a_refresh_on_a_personal_device_at_the_trust_site_is_refused_too(alice, 
 
 
 def test_a_refresh_after_the_sign_in_frequency_needs_a_fresh_sign_in(alice, portal, trust_sites):
-    policies.save(
-        policy_from_dict(
-            {
-                "id": "hourly",
-                "state": "on",
-                "conditions": {"users": {"include": "all"}, "apps": {"include": ["portal"]}},
-                "session": {"sign_in_frequency": "1h"},
-            }
-        ),
-        actor="test",
+    save_policy(
+        {
+            "id": "hourly",
+            "state": "on",
+            "conditions": {"users": {"include": "all"}, "apps": {"include": ["portal"]}},
+            "session": {"sign_in_frequency": "1h"},
+        }
     )
     renewed = refresh_from(tokens_for(signed_in())["refresh_token"], OFFICE)
     assert renewed.status_code == 200

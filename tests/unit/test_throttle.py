@@ -18,6 +18,7 @@ from gatehouse.signin.throttle import (
     source_refund,
     source_retry_after,
 )
+from tests.redis_db import redis_or_skip
 
 LIMITS = Limits()
 
@@ -131,17 +132,8 @@ def store(request, db):
     if request.param == "database":
         return DatabaseStore()
     url = settings.CACHE_URL or "redis://127.0.0.1:6379/15"
-    store = RedisStore(url)
-    try:
-        store.client.ping()
-    except Exception:
-        import os
-
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("Redis not reachable")
-    store.client.flushdb()
-    return store
+    redis_or_skip(url).flushdb()
+    return RedisStore(url)
 
 
 def test_store_updates_are_read_back_and_deleted(store):
