@@ -165,7 +165,7 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if exc.status_code == 400 and exc.__cause__ is not None:
         # The body could not be read (gatehouse.request_text.JsonParser).
-        message = f"The body is not JSON text: {exc.__cause__}"
+        message = f"The body cannot be read: {exc.__cause__}"
         return _error(request, 400, "invalid_json", message)
     return _error(request, exc.status_code, "error", str(exc))
 

@@ -33,11 +33,19 @@ def storable(value: Any) -> bool:
     return True
 
 
+JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number"}
+
+
 class JsonParser(Parser):
-    """The API's JSON: a body that is not text is as unreadable as a malformed one (400)."""
+    """The API's JSON bodies: objects (every operation's schema says so; the toolkit would
+    take the defaults of a body that is a bare number), of text. Anything else is as
+    unreadable as malformed JSON (400)."""
 
     def parse_body(self, request: HttpRequest) -> Any:
         data = json.loads(request.body)
+        if not isinstance(data, dict):
+            kind = JSON_TYPES.get(type(data), "null" if data is None else "true or false")
+            raise ValueError(f"it is {kind}, not a JSON object")
         if not storable(data):
             raise ValueError(REFUSAL)
         return data

@@ -14,6 +14,8 @@ pytestmark = pytest.mark.django_db
         ("get", "/api/v1/me/sessions", None, 401, "unauthorized"),
         ("get", "/api/v1/admin/locations", None, 401, "unauthorized"),
         ("post", "/api/v1/signin", "{not json", 400, "invalid_json"),
+        ("post", "/api/v1/signin", "[1, 2]", 400, "invalid_json"),
+        ("post", "/api/v1/signin", "4.7e16", 400, "invalid_json"),
         ("post", "/api/v1/signin", '{"username": 5}', 422, "invalid_request"),
         ("get", "/api/v1/signin/x?wait=-1", None, 422, "invalid_request"),
         ("post", "/api/v1/signin", "username=a", 415, "unsupported_media_type"),
@@ -29,6 +31,22 @@ def test_every_error_has_a_code_and_a_message(method, path, body, status, error)
     assert response.status_code == status, response.content
     answer = response.json()
     assert answer["error"] == error and answer["message"]
+
+
+def test_a_body_that_is_no_object_is_refused_even_where_every_field_has_a_default(alice):
+    from gatehouse.console import tokens
+    from tests.integration.test_admin_api import Admin
+
+    alice.is_staff = True
+    alice.save()
+    admin = Admin(tokens.create("alice", "t", actor="test"))
+    response = admin.client.post(
+        "/api/v1/admin/users/alice/tap", "42", content_type="application/json", **admin.headers
+    )
+    assert response.status_code == 400
+    assert (
+        response.json()["message"] == "The body cannot be read: it is a number, not a JSON object"
+    )
 
 
 def test_a_request_that_does_not_fit_says_where():
