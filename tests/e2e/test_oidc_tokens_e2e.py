@@ -1,10 +1,11 @@
-"""Refreshing OIDC tokens at the real server (on SQLite and on PostgreSQL with the suite), with a
-real OIDC client library (Authlib): conditional access is evaluated again at every refresh, for
-the address and device the refresh comes from, and refreshes racing with one token all succeed
-with answers in JSON."""
+"""OIDC tokens at the real server (on SQLite and on PostgreSQL with the suite), with a real OIDC
+client library (Authlib): conditional access is evaluated again at every refresh, for the
+address and device the refresh comes from; refreshes racing with one token all succeed with
+answers in JSON; a code used twice revokes what its first exchange gave."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,8 +36,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield live
 
 
-def on_the_trust_computer(server: LiveServer, metadata: dict) -> tuple[OAuth2Session, dict]:
-    """Signed in with a password alone on the trust computer; the tokens an app got then."""
+def on_the_trust_computer(server: LiveServer) -> OAuth2Session:
+    """An app's client in a browser signed in with a password alone on the trust computer."""
     client = OAuth2Session(
         CLIENT_ID,
         redirect_uri="http://127.0.0.1:9/callback",
@@ -48,13 +49,13 @@ def on_the_trust_computer(server: LiveServer, metadata: dict) -> tuple[OAuth2Ses
     body = {"username": "oidc-user", "password": liveserver.PASSWORD}
     signed = client.post(f"{server.base_url}/api/v1/signin", json=body, withhold_token=True)
     assert signed.json()["status"] == "authenticated", signed.text
-    token, _ = code_flow(client, metadata)
-    return client, token
+    return client
 
 
 def test_a_password_only_token_stops_refreshing_from_home(server: LiveServer) -> None:
     metadata = discovery(server)
-    client, token = on_the_trust_computer(server, metadata)
+    client = on_the_trust_computer(server)
+    token, _ = code_flow(client, metadata)
     assert token["id_token"] and "refresh_token" in token
     renewed = client.refresh_token(metadata["token_endpoint"])  # on the trust computer
     assert renewed["refresh_token"] != token["refresh_token"]
@@ -93,7 +94,7 @@ def test_refreshes_racing_with_one_token_all_get_tokens_of_their_own(server: Liv
     metadata = discovery(server)
     racers = 5
     for _round in range(3):
-        _, token = on_the_trust_computer(server, metadata)
+        token, _ = code_flow(on_the_trust_computer(server), metadata)
         answers = race(server, metadata, token["refresh_token"], racers)
 
         assert all(a.headers["content-type"] == "application/json" for a in answers), [
@@ -107,3 +108,23 @@ def test_refreshes_racing_with_one_token_all_get_tokens_of_their_own(server: Liv
             assert httpx.get(metadata["userinfo_endpoint"], headers=bearer).status_code == 200
             again = refresh(metadata, tokens["refresh_token"])
             assert again.status_code == 200, again.text
+
+
+def test_a_code_used_twice_revokes_the_tokens_its_first_exchange_gave(server: LiveServer) -> None:
+    metadata = discovery(server)
+    client = on_the_trust_computer(server)
+    verifier = secrets.token_urlsafe(48)
+    url, _ = client.create_authorization_url(
+        metadata["authorization_endpoint"], code_verifier=verifier
+    )
+    location = client.get(url, allow_redirects=False, withhold_token=True).headers["Location"]
+    exchange = {"authorization_response": location, "code_verifier": verifier}
+    token = client.fetch_token(metadata["token_endpoint"], **exchange)
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    assert httpx.get(metadata["userinfo_endpoint"], headers=bearer).status_code == 200
+
+    with pytest.raises(OAuthError) as replayed:
+        client.fetch_token(metadata["token_endpoint"], **exchange)
+    assert replayed.value.error == "invalid_grant"
+    assert httpx.get(metadata["userinfo_endpoint"], headers=bearer).status_code == 401
+    assert refresh(metadata, token["refresh_token"]).json()["error"] == "invalid_grant"
