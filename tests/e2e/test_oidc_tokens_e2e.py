@@ -13,16 +13,22 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
 
 from tests.e2e import liveserver
 from tests.e2e.liveserver import LiveServer, ok
-from tests.e2e.test_oidc_e2e import CLIENT_ID, code_flow, discovery, register
+from tests.e2e.test_oidc_e2e import (
+    CLIENT_ID,
+    code_flow,
+    discovery,
+    register,
+    signed_in_client,
+)
 
 pytestmark = pytest.mark.e2e
 
 OFFICE, HOME = "10.20.30.40", "203.0.113.7"
 PC = "ef" * 32
+# A browser or app on the trust computer at the trust site.
 ON_THE_PC = {"X-Forwarded-For": OFFICE, "X-Client-Cert-SHA256": PC}
 
 
@@ -36,25 +42,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield live
 
 
-def on_the_trust_computer(server: LiveServer) -> OAuth2Session:
-    """An app's client in a browser signed in with a password alone on the trust computer."""
-    client = OAuth2Session(
-        CLIENT_ID,
-        redirect_uri="http://127.0.0.1:9/callback",
-        scope="openid profile email groups",
-        code_challenge_method="S256",
-        token_endpoint_auth_method="none",
-    )
-    client.headers.update(ON_THE_PC)
-    body = {"username": "oidc-user", "password": liveserver.PASSWORD}
-    signed = client.post(f"{server.base_url}/api/v1/signin", json=body, withhold_token=True)
-    assert signed.json()["status"] == "authenticated", signed.text
-    return client
-
-
 def test_a_password_only_token_stops_refreshing_from_home(server: LiveServer) -> None:
     metadata = discovery(server)
-    client = on_the_trust_computer(server)
+    client = signed_in_client(server, metadata, ON_THE_PC)
     token, _ = code_flow(client, metadata)
     assert token["id_token"] and "refresh_token" in token
     renewed = client.refresh_token(metadata["token_endpoint"])  # on the trust computer
@@ -94,7 +84,7 @@ def test_refreshes_racing_with_one_token_all_get_tokens_of_their_own(server: Liv
     metadata = discovery(server)
     racers = 5
     for _round in range(3):
-        token, _ = code_flow(on_the_trust_computer(server), metadata)
+        token, _ = code_flow(signed_in_client(server, metadata, ON_THE_PC), metadata)
         answers = race(server, metadata, token["refresh_token"], racers)
 
         assert all(a.headers["content-type"] == "application/json" for a in answers), [
@@ -112,7 +102,7 @@ def test_refreshes_racing_with_one_token_all_get_tokens_of_their_own(server: Liv
 
 def test_a_code_used_twice_revokes_the_tokens_its_first_exchange_gave(server: LiveServer) -> None:
     metadata = discovery(server)
-    client = on_the_trust_computer(server)
+    client = signed_in_client(server, metadata, ON_THE_PC)
     verifier = secrets.token_urlsafe(48)
     url, _ = client.create_authorization_url(
         metadata["authorization_endpoint"], code_verifier=verifier
