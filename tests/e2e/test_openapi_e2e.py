@@ -125,7 +125,13 @@ def test_the_api_answers_as_its_schema_says_and_never_with_a_server_error(
             "GATEHOUSE_FUZZ_PASSWORD": PASSWORD,
         }
         run = subprocess.run(
-            command, capture_output=True, text=True, env=env, timeout=BUDGET + 300, check=False
+            command,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,  # where it keeps its cache (.schemathesis/), not the checkout
+            timeout=BUDGET + 300,
+            check=False,
         )
         print(run.stdout[-4000:])  # the run's summary, shown with pytest -rP
         assert run.returncode == 0, (
