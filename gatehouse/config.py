@@ -25,7 +25,8 @@ class ConfigError(ValueError):
     """An invalid configuration; the message names the key, the value and what is valid."""
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+# ASCII digits (\d would take "٣" too), and few enough that any duration fits a timedelta.
+_DURATION = re.compile(r"^\s*([0-9]{1,9})\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sys
 
-from django.db import DatabaseError
+from django.core.exceptions import BadRequest
+from django.db import DatabaseError, DataError, IntegrityError, ProgrammingError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -42,11 +43,33 @@ def _json(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": code, "message": message}, status=status)
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    message = "The request could not be understood. Go back and try again."
+# Endpoints that OAuth clients call, which answer errors as RFC 6749 §5.2 says.
+OAUTH_ENDPOINTS = ("/oauth/token/", "/oauth/introspect/", "/oauth/revoke_token/")
+OAUTH_CODES = {"bad_request": "invalid_request", "storage_unavailable": "temporarily_unavailable"}
+
+
+def _machine(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse | None:
+    """The error as JSON for the API and for OAuth clients; None for a person's page."""
     if _api(request):
-        return _json(400, "bad_request", message)
-    return page(request, 400, "Something in that request was wrong", message)
+        return _json(status, code, message)
+    if request.path in OAUTH_ENDPOINTS:
+        error = OAUTH_CODES.get(code, code)
+        response = JsonResponse({"error": error, "error_description": message}, status=status)
+        response["Cache-Control"] = "no-store"
+        return response
+    return None
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's handler400: the reason Gatehouse refused the request (gatehouse.request_text);
+    the reasons Django's own checks give (SuspiciousOperation) are for the log only."""
+    ours = type(exception) is BadRequest and str(exception)
+    message = (
+        str(exception) if ours else "The request could not be understood. Go back and try again."
+    )
+    return _machine(request, 400, "bad_request", message) or page(
+        request, 400, "Something in that request was wrong", message
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -81,9 +104,12 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """Django's handler500. When the database is what failed, say so (503: nobody is let in
-    while storage is down, DESIGN §6) rather than a bare "Server Error"."""
+    while storage is down, DESIGN §6) rather than a bare "Server Error". A query the database
+    refused (bad data, a broken constraint) is our error, not storage being down."""
     error = sys.exc_info()[1]
-    unavailable = isinstance(error, DatabaseError)
+    unavailable = isinstance(error, DatabaseError) and not isinstance(
+        error, DataError | IntegrityError | ProgrammingError
+    )
     status = 503 if unavailable else 500
     message = (
         "Sign-in is unavailable: Gatehouse cannot reach its database. Nobody can sign in until "
@@ -92,10 +118,11 @@ def server_error(request: HttpRequest) -> HttpResponse:
         else "Something went wrong on our side. Try again; if it keeps happening, contact the "
         "helpdesk."
     )
-    if _api(request):
-        return _json(status, "storage_unavailable" if unavailable else "server_error", message)
+    code = "storage_unavailable" if unavailable else "server_error"
     title = "Sign-in unavailable" if unavailable else "Something went wrong"
-    response = page(request, status, title, message, [{"url": request.path, "text": "Try again"}])
+    response = _machine(request, status, code, message) or page(
+        request, status, title, message, [{"url": request.path, "text": "Try again"}]
+    )
     if unavailable:
         response["Retry-After"] = "30"
     return response

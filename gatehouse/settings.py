@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "gatehouse.request_text.refuse_unstorable",
     "gatehouse.signin.middleware.ClientContextMiddleware",
     "gatehouse.api.require_json",
     "django.middleware.common.CommonMiddleware",
@@ -185,6 +186,9 @@ OAUTH2_PROVIDER = {
     # SSO session that ends.
     "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
     "OAUTH2_VALIDATOR_CLASS": "gatehouse.providers.oidc.validator.GatehouseValidator",
+    # Hands the client's address and device to the validator, which re-evaluates the app's
+    # policies at every refresh.
+    "OAUTH2_BACKEND_CLASS": "gatehouse.providers.oidc.backend.Backend",
     "SCOPES": {
         "openid": "Sign you in",
         "profile": "Your name and username",
@@ -203,6 +207,10 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_EXPIRE_SECONDS": CONFIG["oidc.refresh_token_lifetime"],
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # Two refreshes with one token at once (or a retry of a lost answer) both succeed within
+    # this many seconds, each with tokens of its own (GatehouseValidator._save_bearer_token);
+    # a use after it revokes the whole chain.
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 10,
     # Consent, once given to a third-party app, holds while one of its tokens is valid.
     "REQUEST_APPROVAL_PROMPT": "auto",
 }

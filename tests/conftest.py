@@ -112,21 +112,23 @@ def with_totp(db):
     return enrol
 
 
-def require_mfa_everywhere() -> None:
-    """One policy: every sign-in needs a second factor."""
+def save_policy(policy: dict) -> None:
+    """Save one conditional-access policy, written as in a policy file (docs/policies.md)."""
     from gatehouse.access import policies
     from gatehouse.access.policyfile import policy_from_dict
 
-    policies.save(
-        policy_from_dict(
-            {
-                "id": "mfa-everywhere",
-                "state": "on",
-                "conditions": {"users": {"include": "all"}},
-                "grant": {"require": ["mfa"]},
-            }
-        ),
-        actor="test",
+    policies.save(policy_from_dict(policy), actor="test")
+
+
+def require_mfa_everywhere() -> None:
+    """One policy: every sign-in needs a second factor."""
+    save_policy(
+        {
+            "id": "mfa-everywhere",
+            "state": "on",
+            "conditions": {"users": {"include": "all"}},
+            "grant": {"require": ["mfa"]},
+        }
     )
 
 

@@ -71,7 +71,8 @@ _Keys = tuple[str | int, ...]
 _Locate = Callable[[_Keys], int | None]
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_DURATION = re.compile(r"([1-9][0-9]*)([smhd])")
+# Few enough digits that any duration fits a timedelta (a session's lifetime is cut by it).
+_DURATION = re.compile(r"([1-9][0-9]{0,8})([smhd])")
 _SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _LOCATION_KEYWORDS = ("any", "trusted")
 

@@ -176,7 +176,8 @@ class DeviceClient:
         status, answer = self.transport(method, server + path, headers, raw)
         if 200 <= status < 300:
             return answer
-        if status == 401 and not (isinstance(answer, dict) and "error" in answer):
+        refused = answer.get("error") if isinstance(answer, dict) else None
+        if status == 401 and refused in (None, "unauthorized"):
             raise ClientError(
                 "unauthorized",
                 "the server does not recognise this device (removed in Security info?)",

@@ -72,13 +72,16 @@ def parse_authorization(header: str) -> DeviceAuthorization:
         if match is None or match.group(1) in found:
             raise ProtocolError("expected id=…, ts=…, sig=…")
         found[match.group(1)] = match.group(2)
-    if found.keys() != {"id", "ts", "sig"} or not found["ts"].isdigit():
+    timestamp = found.get("ts", "")
+    if found.keys() != {"id", "ts", "sig"} or not (
+        timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
+    ):
         raise ProtocolError("expected id=…, ts=<Unix time>, sig=…")
     try:
         signature = crypto.b64url_decode(found["sig"])
     except ValueError as exc:
         raise ProtocolError(f"sig: {exc}") from None
-    return DeviceAuthorization(found["id"], int(found["ts"]), signature)
+    return DeviceAuthorization(found["id"], int(timestamp), signature)
 
 
 def pairing_url(public_url: str, token: str) -> str:

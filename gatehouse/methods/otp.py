@@ -39,7 +39,8 @@ def matching_step(
     """The time step (within ±window of now) whose code this is, if it is later than
     `last_step`; None otherwise. The caller records the step to refuse its replay."""
     code = code.strip().replace(" ", "")
-    if len(code) != digits or not code.isdigit():
+    # ASCII digits only: isdigit() alone also takes fullwidth, Arabic-Indic or superscript ones.
+    if len(code) != digits or not (code.isascii() and code.isdigit()):
         return None
     current = int(now // period)
     found = None

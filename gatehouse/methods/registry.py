@@ -69,6 +69,16 @@ def satisfied_by(amr: list[str]) -> frozenset[str]:
     return frozenset(met)
 
 
+def satisfies(ways: list[dict]) -> frozenset[str]:
+    """The policy requirements that the ways `offered` can meet between them."""
+    return frozenset().union(*(factor(VERIFY_NAMES[way["method"]]).satisfies for way in ways))
+
+
+def self_service_satisfies() -> frozenset[str]:
+    """The policy requirements that methods people add themselves could meet."""
+    return frozenset().union(*(f.satisfies for f in FACTORS.values() if f.self_service))
+
+
 def describe(method: AuthMethod) -> dict:
     return factor(method.kind).describe(method)
 

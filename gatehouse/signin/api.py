@@ -96,11 +96,25 @@ class SessionOut(Schema):
     current: bool
 
 
+# OpenAPI links: the next steps of a sign-in are called on the flow it started.
+FLOW_STEPS = {
+    "state": "gatehouse_signin_api_signin_state",
+    "verify": "gatehouse_signin_api_signin_verify",
+    "push": "gatehouse_signin_api_signin_push",
+    "nudge": "gatehouse_signin_api_signin_nudge",
+}
+FLOW_LINKS = {
+    step: {"operationId": operation, "parameters": {"flow_id": "$response.body#/flow"}}
+    for step, operation in FLOW_STEPS.items()
+}
+
+
 @router.post(
     "/signin",
     response={200: FlowOut, 401: ErrorOut, 429: ThrottledOut},
     summary="Start a sign-in with a username and password",
     exclude_none=True,
+    openapi_extra={"responses": {"200": {"links": FLOW_LINKS}}},
 )
 def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
     outcome = signin_flow.start(

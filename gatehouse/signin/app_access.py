@@ -1,9 +1,12 @@
 """May this signed-in session use this app now? The one answer that forward auth and the OIDC
-provider both act on: allow, step up to a further factor, sign in again, or deny."""
+provider both act on: allow, step up to a further factor, sign in again, or deny. An OIDC grant
+is asked the same at every refresh: it carries what its sign-in proved, as a session does."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.utils import timezone
@@ -14,7 +17,6 @@ from gatehouse.methods.registry import satisfied_by
 from gatehouse.signin import log, sessions
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.flow import factors_can_meet
-from gatehouse.signin.models import SSOSession
 
 ALLOW, STEP_UP, REAUTHENTICATE, DENY = "allow", "step_up", "reauthenticate", "deny"
 
@@ -24,11 +26,21 @@ class AppAccess:
     verdict: str
     message: str
     assessment: Assessment
-    reason: str = ""  # a refusal's sign-in log reason code
+    reason: str = ""  # the sign-in log's reason code when it is not ALLOW
+
+
+class SignedIn(Protocol):
+    """Who signed in, how (RFC 8176 `amr`) and when: an SSO session, or an OIDC grant made
+    from one."""
+
+    user: Any
+    amr: list[str]
+    auth_time: datetime
+    grace_until: datetime | None
 
 
 def app_access(
-    session: SSOSession, client: ClientContext, app: str, client_type: str = "browser"
+    session: SignedIn, client: ClientContext, app: str, client_type: str = "browser"
 ) -> AppAccess:
     access = _policy_verdict(session, client, app, client_type)
     if access.verdict == STEP_UP and sessions.in_grace(session):
@@ -39,7 +51,12 @@ def app_access(
     frequency = access.assessment.decision.session.sign_in_frequency
     signed_in_for = (timezone.now() - session.auth_time).total_seconds() if frequency else 0
     if access.verdict == ALLOW and frequency and signed_in_for > frequency:
-        return AppAccess(REAUTHENTICATE, "Sign in again to continue.", access.assessment)
+        return AppAccess(
+            REAUTHENTICATE,
+            "Sign in again to continue.",
+            access.assessment,
+            "reauthentication_required",
+        )
     return access
 
 
@@ -69,10 +86,11 @@ class _Verdicts:
 _verdicts = _Verdicts()
 
 
-def record_refusal(session: SSOSession, client: ClientContext, app: str, access: AppAccess) -> None:
+def record_refusal(session: SignedIn, client: ClientContext, app: str, access: AppAccess) -> None:
     """The sign-in log's event for an app refused to a signed-in session, with the policies
-    that decided it: one per attempt at OIDC's authorize step. (Forward auth, asked about
-    every asset of every page, records none: the proxy's access log has those.)"""
+    that decided it: one per attempt at OIDC's authorize step, and per refused refresh.
+    (Forward auth, asked about every asset of every page, records none: the proxy's access log
+    has those.)"""
     assessment = access.assessment
     decision = assessment.decision
     log.record(
@@ -90,7 +108,7 @@ def record_refusal(session: SSOSession, client: ClientContext, app: str, access:
 
 
 def _policy_verdict(
-    session: SSOSession, client: ClientContext, app: str, client_type: str
+    session: SignedIn, client: ClientContext, app: str, client_type: str
 ) -> AppAccess:
     user = session.user
     key = (
@@ -132,5 +150,5 @@ def _verdict(assessment: Assessment) -> AppAccess:
                 or f"Use one of the organisation's computers, or contact {helpdesk}."
             )
             return AppAccess(DENY, message, assessment, "managed_device_required")
-        return AppAccess(STEP_UP, decision.message, assessment)
+        return AppAccess(STEP_UP, decision.message, assessment, "step_up_required")
     return AppAccess(ALLOW, "", assessment)

@@ -38,6 +38,12 @@ REGISTRATION_NUDGE, REGISTRATION_REQUIRED = "registration_nudge", "registration_
 STATUSES = (AUTHENTICATED, MFA_REQUIRED, REGISTRATION_NUDGE, REGISTRATION_REQUIRED, BLOCKED)
 # Requirements a second factor can meet; others (a managed device) cannot be met in the flow.
 FACTOR_REQUIREMENTS = frozenset({"mfa", "phishing_resistant_mfa"})
+# What a person is told they lack when no method of theirs can meet a requirement.
+NEEDS = {
+    "phishing_resistant_mfa": "a passkey or security key",
+    "temporary_access_pass": "a Temporary Access Pass from the helpdesk",
+    "mfa": "a second factor",
+}
 
 
 @dataclass(frozen=True)
@@ -87,19 +93,19 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
     logged = _logged(username, attempt)
     where = logged["where"]
     now = time.time()
-    wait = throttle().retry_after(username, where.trusted, client.ip, now)
+    fingerprint = crypto.keyed_digest(username, attempt.password, purpose="wrong-password")
+    # The guess takes its slot before the password is checked (gatehouse.signin.throttle).
+    wait = throttle().claim(username, where.trusted, client.ip, fingerprint[:16], now)
     if wait is not None:
         reason, seconds = wait
         log.record(user=None, result=log.FAILURE, reason=reason, **logged)
         return Outcome(error="throttled", retry_after=seconds)
     user = get_user_model().objects.filter(username=username).first() if username else None
     if not _password_ok(user, attempt.password):
-        fingerprint = crypto.keyed_digest(username, attempt.password, purpose="wrong-password")
-        throttle().failure(username, where.trusted, client.ip, fingerprint[:16], now)
         reason = "bad_password" if user is not None else "unknown_user"
         log.record(user=user, result=log.FAILURE, reason=reason, **logged)
         return Outcome(error="invalid_credentials")
-    throttle().success(username, where.trusted)
+    throttle().success(username, where.trusted, client.ip, now)
     flow = _new_flow(user, attempt, logged)
     helpdesk = settings.CONFIG["organisation.helpdesk"]
     if not user.is_active:
@@ -135,7 +141,8 @@ def verify(flow: SignInFlow, method: str, code: str, current: SSOSession | None 
         # A phone's approval counts only for the sign-in it was asked about.
         code = ""
     user, now = flow.user, time.time()
-    wait = throttle().factor_wait(user.username, now)
+    # The attempt takes its slot before the code is checked (gatehouse.signin.throttle).
+    wait, left = throttle().factor_claim(user.username, now)
     if wait is not None:
         reason, seconds = wait
         if reason == "factor_locked":
@@ -145,7 +152,6 @@ def verify(flow: SignInFlow, method: str, code: str, current: SSOSession | None 
     factor = registry.factor(kind)
     verified = factor.verify(user, code)
     if verified is None:
-        left = throttle().factor_failure(user.username, now)
         used = factor.was_used(user, code)
         _step(flow, method, "used" if used else "failure")
         message = USED_CODE.get(kind, "") if used else ""
@@ -303,9 +309,14 @@ def _decide(flow: SignInFlow, current: SSOSession | None) -> Outcome:
         )
         return _finish(flow, BLOCKED, "managed_device_required", message)
     ways = registry.offered(flow.user)
-    if ways:
+    within_reach = frozenset(flow.data["satisfied"]) | registry.satisfies(ways)
+    if ways and _meets(decision.unmet, within_reach):
         flow.data["methods"] = ways
         return _finish(flow, MFA_REQUIRED, "mfa_required", decision.message)
+    if ways or not _meets(decision.unmet, within_reach | registry.self_service_satisfies()):
+        # Asking for factors that cannot meet the requirement would ask again, forever.
+        message = decision.message or _needs_message(decision, within_reach, helpdesk)
+        return _finish(flow, BLOCKED, "no_suitable_method", message)
     return _without_a_factor(flow, assessment, current, needed=True)
 
 
@@ -352,12 +363,30 @@ def _without_a_factor(
 def factors_can_meet(decision: Decision) -> bool:
     """Whether second factors alone can meet every unmet requirement (a managed device, say,
     cannot be proven during a sign-in)."""
+    return _meets(decision.unmet, FACTOR_REQUIREMENTS)
+
+
+def _meets(groups, met: frozenset[str]) -> bool:
+    """Whether meeting the requirements `met` would meet every group: all of an "all" group's,
+    one of an "any" group's."""
     return all(
-        group.requirements & FACTOR_REQUIREMENTS
-        if group.mode == "any"
-        else group.requirements <= FACTOR_REQUIREMENTS
-        for group in decision.unmet
+        group.requirements & met if group.mode == "any" else group.requirements <= met
+        for group in groups
     )
+
+
+def _needs_message(decision: Decision, within_reach: frozenset[str], helpdesk: str) -> str:
+    """What the person lacks (beyond what their methods can meet), where they could add it, or
+    whom to ask."""
+    wanted = set().union(*(group.requirements for group in decision.unmet))
+    needed = " or ".join(NEEDS.get(r, r) for r in sorted(wanted - within_reach))
+    message = f"Signing in here needs {needed}, and none of your sign-in methods is one."
+    if _meets(decision.unmet, within_reach | registry.self_service_satisfies()):
+        return (
+            f"{message} Add one at {settings.PUBLIC_URL}/security-info from one of the "
+            f"organisation's sites, or contact {helpdesk}."
+        )
+    return f"{message} Contact {helpdesk}."
 
 
 def _authenticate(

@@ -32,6 +32,9 @@ REASONS = {
     "source_throttled": "Too many wrong passwords from this address; slowed down.",
     "policy_block": "A conditional-access policy blocks this sign-in.",
     "managed_device_required": "A policy requires one of the organisation's computers.",
+    "no_suitable_method": "A policy requires something none of the user's methods can meet.",
+    "step_up_required": "An app's token refresh wants more than the sign-in behind it proved.",
+    "reauthentication_required": "An app's token refresh comes after the sign-in frequency.",
     "mfa_required": "Waiting for the second factor.",
     "invalid_code": "A wrong second-factor code (the sign-in can go on).",
     "factor_locked": "Too many wrong second-factor codes; locked until the helpdesk unlocks it.",
@@ -68,6 +71,9 @@ FOR_PEOPLE = {
     "registration_required": "Asked to set up a second way to sign in",
     "mfa_registration_required": "Refused: no second way to sign in is set up",
     "cancelled": "Cancelled",
+    "no_suitable_method": "Refused: none of your sign-in methods is strong enough here",
+    "step_up_required": "App refused to stay signed in: a second step is needed",
+    "reauthentication_required": "App refused to stay signed in: sign in again",
 }
 # The steps of a sign-in, as people call them.
 STEP_NAMES = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -16,6 +17,9 @@ from gatehouse.audit import trail
 from gatehouse.signin import signals
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SSOSession
+
+if TYPE_CHECKING:
+    from gatehouse.signin.app_access import SignedIn
 
 COOKIE = settings.SESSION_COOKIE_NAME
 GENERATION = "sessions"
@@ -134,7 +138,7 @@ def upgrade(session: SSOSession, amr: list[str]) -> None:
     generations.bump(GENERATION)
 
 
-def in_grace(session: SSOSession, now: datetime | None = None) -> bool:
+def in_grace(session: SSOSession | SignedIn, now: datetime | None = None) -> bool:
     """Whether the registration campaign still waives the second factor this session lacks."""
     return session.grace_until is not None and (now or timezone.now()) < session.grace_until
 

@@ -1,13 +1,18 @@
 """Password throttling: account lockout (counted apart inside and outside trusted locations) and
-a per-source-address limit. The rules are pure functions over small state records; a store
-applies them atomically in Redis (shared by every instance) or in the database."""
+a per-source-address limit, and the second-factor back-off. The rules are pure functions over
+small state records; a store applies them atomically in Redis (shared by every instance) or in
+the database.
+
+A guess *claims* its slot before the password or code is checked, in one atomic step that either
+counts it or refuses it: however many arrive at once, no more are ever checked than the limits
+allow. A guess that turns out right gives its slot back (`success`)."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Protocol
 
@@ -45,6 +50,18 @@ def account_retry_after(state: AccountState, now: float) -> int:
     return max(0, math.ceil(state.locked_until - now))
 
 
+def account_claim(
+    state: AccountState, password_fingerprint: str, now: float, limits: Limits
+) -> tuple[AccountState, int]:
+    """Count a guess before its password is checked: the new state and 0, or the unchanged
+    state and the seconds to wait while the account is locked. The same wrong password again
+    takes no new slot; the guess that takes the last one locks the account."""
+    wait = account_retry_after(state, now)
+    if wait:
+        return state, wait
+    return account_failure(state, password_fingerprint, now, limits), 0
+
+
 def account_failure(
     state: AccountState, password_fingerprint: str, now: float, limits: Limits
 ) -> AccountState:
@@ -74,10 +91,27 @@ def source_retry_after(state: SourceState, now: float, limits: Limits) -> int:
     return max(1, math.ceil(state.window_start + limits.source_window - now))
 
 
+def source_claim(state: SourceState, now: float, limits: Limits) -> tuple[SourceState, int]:
+    """Count a guess from this address before it is checked (the new state and 0), or the
+    unchanged state and the seconds until the address may guess again."""
+    wait = source_retry_after(state, now, limits)
+    if wait:
+        return state, wait
+    return source_failure(state, now, limits), 0
+
+
 def source_failure(state: SourceState, now: float, limits: Limits) -> SourceState:
     if now - state.window_start >= limits.source_window:
         return SourceState(failures=1, window_start=now)
     return replace(state, failures=state.failures + 1)
+
+
+def source_refund(state: SourceState, claimed_at: float) -> SourceState | None:
+    """A right password gives back the slot its claim took at `claimed_at`; None when that
+    window has since ended (nothing to give back)."""
+    if not state.failures or state.window_start > claimed_at:
+        return None
+    return replace(state, failures=state.failures - 1)
 
 
 # Second factors (NIST SP 800-63B: at most 100 consecutive failures, then lock): the first few
@@ -85,6 +119,8 @@ def source_failure(state: SourceState, now: float, limits: Limits) -> SourceStat
 FACTOR_LIMIT = 100
 FACTOR_FREE = 5
 FACTOR_MAX_DELAY = 60
+# Consecutive failures are never forgotten by time alone (only by a success or the helpdesk).
+FACTOR_MEMORY = 10 * 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -108,6 +144,14 @@ def factor_failure(state: FactorState, now: float) -> FactorState:
     return FactorState(failures=state.failures + 1, last_failure=now)
 
 
+def factor_claim(state: FactorState, now: float) -> tuple[FactorState, tuple[str, int] | None]:
+    """Count an attempt before its code is checked, unless it must wait (factor_wait)."""
+    wait = factor_wait(state, now)
+    if wait is not None:
+        return state, wait
+    return factor_failure(state, now), None
+
+
 def source_key(ip: str | None) -> str:
     """IPv6 clients are counted per /64, as one host usually holds the whole prefix."""
     if ip is None:
@@ -126,12 +170,18 @@ def factor_key(username: str) -> str:
     return f"factor:{username}"
 
 
+Change = Callable[[list[dict | None]], list[dict | None]]
+
+
 class Store(Protocol):
-    """Atomic read-modify-write of a JSON record under a key, expiring `ttl` seconds later."""
+    """JSON records under keys, each expiring some seconds after it was last written."""
 
     def read(self, key: str) -> dict | None: ...
 
-    def update(self, key: str, change: Callable[[dict | None], dict], ttl: int) -> dict: ...
+    def update(self, keys: Sequence[str], change: Change, ttls: Sequence[int]) -> None:
+        """Atomically read the records under `keys` (None where there is none), and write
+        what `change` returns for each (None: leave that record as it is), each expiring
+        after its ttl. Concurrent updates of a key are never lost."""
 
     def delete(self, key: str) -> None: ...
 
@@ -141,60 +191,67 @@ class Throttle:
         self.store = store
         self.limits = limits
 
-    def _account(self, key: str) -> AccountState:
-        record = self.store.read(key)
-        return _account_state(record)
-
-    def _source(self, key: str) -> SourceState:
-        record = self.store.read(key)
-        return SourceState(**record) if record else SourceState()
-
-    def retry_after(
-        self, username: str, trusted: bool, ip: str | None, now: float
-    ) -> tuple[str, int] | None:
-        """('source_throttled' | 'account_locked', seconds) when this attempt must wait."""
-        wait = source_retry_after(self._source(source_key(ip)), now, self.limits)
-        if wait:
-            return "source_throttled", wait
-        wait = account_retry_after(self._account(account_key(username, trusted)), now)
-        if wait:
-            return "account_locked", wait
-        return None
-
-    def failure(
+    def claim(
         self, username: str, trusted: bool, ip: str | None, fingerprint: str, now: float
-    ) -> None:
-        self.store.update(
-            source_key(ip),
-            lambda r: asdict(
-                source_failure(SourceState(**r) if r else SourceState(), now, self.limits)
-            ),
-            self.limits.source_window,
-        )
-        self.store.update(
-            account_key(username, trusted),
-            lambda r: _account_record(
-                account_failure(_account_state(r), fingerprint, now, self.limits)
-            ),
-            LEVEL_MEMORY,
-        )
+    ) -> tuple[str, int] | None:
+        """Count this password guess before it is checked; ('source_throttled' |
+        'account_locked', seconds) when it must not be checked at all. The address and the
+        account are claimed together, so a refused guess counts against neither."""
+        refused: tuple[str, int] | None = None
 
-    def success(self, username: str, trusted: bool) -> None:
+        def change(records: list[dict | None]) -> list[dict | None]:
+            nonlocal refused
+            source, wait = source_claim(_source_state(records[0]), now, self.limits)
+            refused = ("source_throttled", wait) if wait else None
+            if refused is None:
+                state = _account_state(records[1])
+                account, wait = account_claim(state, fingerprint, now, self.limits)
+                refused = ("account_locked", wait) if wait else None
+            if refused is not None:
+                return [None, None]
+            return [asdict(source), _account_record(account)]
+
+        self.store.update(
+            (source_key(ip), account_key(username, trusted)),
+            change,
+            (self.limits.source_window, LEVEL_MEMORY),
+        )
+        return refused
+
+    def success(self, username: str, trusted: bool, ip: str | None, claimed_at: float) -> None:
+        """The guess claimed at `claimed_at` was the right password: the account's count
+        starts again and the address gets its slot back."""
         self.store.delete(account_key(username, trusted))
 
-    def factor_wait(self, username: str, now: float) -> tuple[str, int] | None:
-        record = self.store.read(factor_key(username))
-        return factor_wait(FactorState(**record) if record else FactorState(), now)
+        def change(records: list[dict | None]) -> list[dict | None]:
+            refunded = source_refund(_source_state(records[0]), claimed_at)
+            return [None if refunded is None else asdict(refunded)]
 
-    def factor_failure(self, username: str, now: float) -> int:
-        """Count a wrong second factor; returns the attempts left before the lock."""
-        record = self.store.update(
-            factor_key(username),
-            lambda r: asdict(factor_failure(FactorState(**r) if r else FactorState(), now)),
-            # Consecutive failures are never forgotten by time alone (only by a success).
-            10 * 365 * 86400,
+        self.store.update((source_key(ip),), change, (self.limits.source_window,))
+
+    def factor_claim(self, username: str, now: float) -> tuple[tuple[str, int] | None, int]:
+        """Count a second-factor attempt before its code is checked: (None, attempts left
+        after it) when it may be checked, else (('factor_locked', 0) | ('throttled',
+        seconds), attempts left)."""
+        wait: tuple[str, int] | None = None
+        failures = 0
+
+        def change(records: list[dict | None]) -> list[dict | None]:
+            nonlocal wait, failures
+            state, wait = factor_claim(_factor_state(records[0]), now)
+            failures = state.failures
+            return [None if wait else asdict(state)]
+
+        self.store.update((factor_key(username),), change, (FACTOR_MEMORY,))
+        return wait, max(0, FACTOR_LIMIT - failures)
+
+    def factor_failure(self, username: str, now: float) -> None:
+        """Count a failed second factor that was not a checked guess (a phone's wrong number)."""
+        self.store.update(
+            (factor_key(username),),
+            lambda records: [asdict(factor_failure(_factor_state(records[0]), now))],
+            (FACTOR_MEMORY,),
         )
-        return max(0, FACTOR_LIMIT - record["failures"])
 
     def factor_success(self, username: str) -> None:
         self.store.delete(factor_key(username))
@@ -207,6 +264,14 @@ class Throttle:
             factor_key(username),
         ):
             self.store.delete(key)
+
+
+def _source_state(record: dict | None) -> SourceState:
+    return SourceState(**record) if record else SourceState()
+
+
+def _factor_state(record: dict | None) -> FactorState:
+    return FactorState(**record) if record else FactorState()
 
 
 def _account_state(record: dict | None) -> AccountState:

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
+import pyotp
 from psycopg import sql
 
 from gatehouse import config as gatehouse_config
@@ -173,6 +174,34 @@ class LiveServer:
             ok(self.cli(*args))
         policies.write_text(policies.read_text().replace("state: 'off'", "state: 'on'"))
         ok(self.cli("policies", "import", str(policies)))
+
+    def client(self, ip: str, device: str | None = None) -> httpx.Client:
+        """An HTTP client of this server as seen from `ip` (and, with `device`, on the managed
+        device with that certificate fingerprint), through the loopback proxy."""
+        headers = {"X-Forwarded-For": ip}
+        if device:
+            headers["X-Client-Cert-SHA256"] = device
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+    def register_authenticator_app(self, username: str, ip: str) -> str:
+        """At the trusted `ip` (where the policies of require_mfa_outside() interrupt the
+        sign-in for registration): sign in, set up an authenticator app; returns its secret."""
+        with self.client(ip) as http:
+            signed_in = http.post(
+                "/api/v1/signin", json={"username": username, "password": PASSWORD}
+            )
+            assert signed_in.json()["status"] == "registration_required", signed_in.text
+            started = http.post("/api/v1/me/methods/totp", json={"name": "Phone"})
+            assert started.status_code == 201, started.text
+            secret = started.json()["secret"]
+            # The previous step's code, so the current one is still unused for the sign-in.
+            code = pyotp.TOTP(secret).at(time.time() - 30)
+            confirmed = http.post(
+                f"/api/v1/me/methods/totp/{started.json()['id']}/confirm", json={"code": code}
+            )
+            assert confirmed.status_code == 200, confirmed.text
+            assert http.get("/api/v1/me/sessions").status_code == 200  # a full session now
+        return secret
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -5,7 +5,6 @@ two racing requests (run on SQLite and on PostgreSQL with the suite)."""
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import pyotp
@@ -38,13 +37,6 @@ def mission(tmp_path_factory):
         yield server
 
 
-def client(server, ip, device=None) -> httpx.Client:
-    headers = {"X-Forwarded-For": ip}
-    if device:
-        headers["X-Client-Cert-SHA256"] = device
-    return httpx.Client(base_url=server.base_url, headers=headers, timeout=30)
-
-
 def signin(http: httpx.Client, username: str) -> dict:
     response = http.post("/api/v1/signin", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text
@@ -61,7 +53,7 @@ def signin(http: httpx.Client, username: str) -> dict:
     ],
 )
 def test_password_alone_only_on_a_trust_computer_at_a_trust_site(mission, ip, device, status):
-    with client(mission, ip, device) as http:
+    with mission.client(ip, device) as http:
         assert signin(http, "nurse0")["status"] == status
 
 
@@ -73,32 +65,15 @@ def test_whatif_agrees_with_the_real_sign_in(mission):
 
 
 def test_sign_in_log_records_trusted_and_untrusted(mission):
-    with client(mission, HOME) as http:
+    with mission.client(HOME) as http:
         signin(http, "nurse1")
     tail = ok(mission.cli("signins", "tail", "-n", "1"))
     assert f"ip={HOME}" in tail and "untrusted" in tail and "mfa_registration_required" in tail
 
 
-def register_app(server, username: str) -> str:
-    """At the trust site: sign in, set up an authenticator app, return its secret."""
-    with client(server, OFFICE) as http:
-        assert signin(http, username)["status"] == "registration_required"
-        started = http.post("/api/v1/me/methods/totp", json={"name": "Phone"})
-        assert started.status_code == 201, started.text
-        secret = started.json()["secret"]
-        # The previous step's code, so the current one is still unused for the sign-in.
-        code = pyotp.TOTP(secret).at(time.time() - 30)
-        confirmed = http.post(
-            f"/api/v1/me/methods/totp/{started.json()['id']}/confirm", json={"code": code}
-        )
-        assert confirmed.status_code == 200, confirmed.text
-        assert http.get("/api/v1/me/sessions").status_code == 200  # the session is a full one now
-    return secret
-
-
 def test_registered_app_lets_staff_in_from_home(mission):
-    secret = register_app(mission, "nurse2")
-    with client(mission, HOME) as http:
+    secret = mission.register_authenticator_app("nurse2", OFFICE)
+    with mission.client(HOME) as http:
         body = signin(http, "nurse2")
         assert body["status"] == "mfa_required" and body["methods"][0]["method"] == "totp"
         done = http.post(
@@ -110,17 +85,17 @@ def test_registered_app_lets_staff_in_from_home(mission):
 
 
 def test_two_racing_requests_with_one_code_succeed_once(mission):
-    secret = register_app(mission, "nurse3")
+    secret = mission.register_authenticator_app("nurse3", OFFICE)
     flows = []
     for _ in range(2):
-        with client(mission, HOME) as http:
+        with mission.client(HOME) as http:
             flows.append(signin(http, "nurse3")["flow"])
     code = pyotp.TOTP(secret).now()
     barrier = threading.Barrier(len(flows))
     answers: list[str] = []
 
     def verify(flow: str) -> None:
-        with client(mission, HOME) as http:
+        with mission.client(HOME) as http:
             barrier.wait()
             response = http.post(
                 f"/api/v1/signin/{flow}/verify", json={"method": "totp", "code": code}

@@ -56,9 +56,12 @@ def verified(id_token: str, metadata: dict, nonce: str | None = None) -> dict:
     return dict(token.claims, kid=token.header["kid"])
 
 
-def signed_in_client(server: LiveServer, metadata: dict) -> OAuth2Session:
+def signed_in_client(
+    server: LiveServer, metadata: dict, headers: dict | None = None
+) -> OAuth2Session:
     """Authlib's session, which here is also the browser: it signs in to Gatehouse first, so
-    it carries the session cookie to the authorize endpoint."""
+    it carries the session cookie to the authorize endpoint. `headers` go with every request
+    (where the browser is, as the loopback proxy tells)."""
     client = OAuth2Session(
         CLIENT_ID,
         redirect_uri=REDIRECT_URI,
@@ -66,6 +69,7 @@ def signed_in_client(server: LiveServer, metadata: dict) -> OAuth2Session:
         code_challenge_method="S256",
         token_endpoint_auth_method="none",
     )
+    client.headers.update(headers or {})
     body = {"username": "oidc-user", "password": PASSWORD}
     signed = client.post(
         f"{server.base_url}/api/v1/signin", json=body, withhold_token=True, timeout=60

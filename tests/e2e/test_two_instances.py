@@ -4,7 +4,6 @@ sign-out on one closes the door on the other (DESIGN §1, §7)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
@@ -14,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from gatehouse.authenticator.client import DeviceClient
 from tests.e2e import liveserver
 from tests.e2e.liveserver import PASSWORD, LiveServer
+from tests.redis_db import redis_or_skip
 
 pytestmark = pytest.mark.e2e
 
@@ -44,23 +43,12 @@ def require_postgresql() -> None:
         pytest.skip("two instances share a PostgreSQL database: run with GATEHOUSE_DATABASE_URL")
 
 
-def require_redis() -> redis.Redis:
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL}: {exc}")
-    return connection
-
-
 @pytest.fixture(scope="module", params=["redis", "database"])
 def instances(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     """Instances A and B: one database, one secret key and VAPID key, and Redis (`redis`) or
     no cache at all (`database`: word between them travels through a table)."""
     require_postgresql()
-    shared = require_redis() if request.param == "redis" else None
+    shared = redis_or_skip(REDIS_URL) if request.param == "redis" else None
     settings = {"cache": {"url": REDIS_URL if shared else ""}}
     if shared:
         shared.flushdb()

@@ -250,7 +250,7 @@ def test_tokens_are_created_and_revoked_through_the_api_and_each_is_audited(admi
     [
         ({"name": "x", "lifetime": "400d"}, "1h to 365d"),
         ({"name": "x", "lifetime": "30m"}, "1h to 365d"),
-        ({"name": "x", "lifetime": "9999999999999999999999d"}, "1h to 365d"),
+        ({"name": "x", "lifetime": "9999999999999999999999d"}, "duration"),
         ({"name": "x", "lifetime": "soon"}, "duration"),
         ({"name": " "}, "name"),
         ({"name": "x", "user": "alice"}, "not an active administrator"),

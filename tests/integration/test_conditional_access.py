@@ -9,7 +9,7 @@ from gatehouse.access import policies
 from gatehouse.access.models import ManagedDevice
 from gatehouse.access.policyfile import default_policies, policy_from_dict
 from gatehouse.signin.models import SignInEvent, SSOSession
-from tests.conftest import HOME, OFFICE
+from tests.conftest import HOME, OFFICE, save_policy
 
 pytestmark = pytest.mark.django_db
 PC = "ab" * 32
@@ -184,6 +184,59 @@ def test_managed_device_requirement_cannot_be_met_by_a_factor(api, alice, trust_
     )
     body = signin(api, OFFICE).json()
     assert (body["status"], body["reason"]) == ("blocked", "managed_device_required")
+
+
+@pytest.mark.parametrize("methods", [["totp"], ["totp", "recovery_codes"], []])
+def test_a_requirement_none_of_the_users_methods_can_meet_ends_the_sign_in_saying_why(
+    api, alice, trust_sites, with_totp, settings, methods
+):
+    from gatehouse.methods import recovery
+
+    save_policy(
+        {
+            "id": "keys-only",
+            "state": "on",
+            "conditions": {"users": {"include": "all"}},
+            "grant": {"require": ["phishing_resistant_mfa"]},
+        }
+    )
+    if "totp" in methods:
+        with_totp(alice)
+    if "recovery_codes" in methods:
+        recovery.RecoveryCodesFactor().begin_enrolment(alice)
+    body = signin(api, OFFICE).json()
+    # Not mfa_required: a right code would only answer mfa_required again, forever; nor a
+    # registration that could not help either.
+    assert body["status"] == "blocked" and body["reason"] == "no_suitable_method"
+    assert "a passkey or security key" in body["message"]
+    assert settings.CONFIG["organisation.helpdesk"] in body["message"]
+    assert SignInEvent.objects.get().reason == "no_suitable_method"
+    assert not SSOSession.objects.exists()
+
+
+def test_a_signed_in_person_reaching_an_app_they_cannot_meet_is_told_why_not_asked_again(
+    alice, trust_sites, with_totp, settings
+):
+    from django.test import Client
+
+    from gatehouse.access import protected_apps
+
+    protected_apps.save("test", "payroll", "forward_auth", hosts=["payroll.example.org"])
+    save_policy(
+        {
+            "id": "keys-for-payroll",
+            "state": "on",
+            "conditions": {"users": {"include": "all"}, "apps": {"include": ["payroll"]}},
+            "grant": {"require": ["phishing_resistant_mfa"]},
+        }
+    )
+    with_totp(alice)
+    browser = Client(HTTP_X_FORWARDED_FOR=OFFICE)
+    signed = browser.post("/signin", {"username": "alice", "password": "correct horse"})
+    assert signed.status_code == 302 and signed["Location"].endswith("/")
+    page = browser.get("/signin", {"app": "payroll"})
+    assert page.status_code == 403
+    assert "a passkey or security key" in page.content.decode()
 
 
 def test_sign_in_frequency_shortens_the_session(api, alice, trust_sites):

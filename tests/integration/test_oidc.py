@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.conf import settings
+from django.db.models import F
 from django.test import Client, override_settings
 from django.utils import timezone
 from jwcrypto import jwk, jwt
@@ -281,9 +282,36 @@ def test_refresh_rotates_the_token_and_keeps_the_original_sign_in(alice, portal)
     again = verified_claims(body["id_token"])
     for claim in ("sub", "auth_time", "amr", "acr", "sid"):
         assert again[claim] == first[claim]
-    # The used refresh token is spent; replaying it revokes the whole family.
+    # The used refresh token is spent; replaying it after the grace period revokes the family.
+    past_the_grace_period()
     assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
     assert refresh(body["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def past_the_grace_period() -> None:
+    """As if the refresh tokens rotated so far had been rotated before the grace period."""
+    grace = timedelta(seconds=settings.OAUTH2_PROVIDER["REFRESH_TOKEN_GRACE_PERIOD_SECONDS"] + 1)
+    RefreshToken.objects.filter(revoked__isnull=False).update(revoked=F("revoked") - grace)
+
+
+def test_a_refresh_token_used_again_within_the_grace_period_gets_tokens_of_its_own(alice, portal):
+    tokens = tokens_for(signed_in())
+    first = refresh(tokens["refresh_token"])
+    retry = refresh(tokens["refresh_token"])  # the client lost the first answer, say
+    assert first.status_code == retry.status_code == 200, retry.content
+    assert first.json()["refresh_token"] != retry.json()["refresh_token"]
+    assert first.json()["access_token"] != retry.json()["access_token"]
+    for answer in (first, retry):
+        assert userinfo(answer.json()["access_token"]).status_code == 200
+        assert refresh(answer.json()["refresh_token"]).status_code == 200
+
+
+def test_within_the_grace_period_a_token_signed_out_is_not_refreshed(alice, portal):
+    browser = signed_in()
+    tokens = tokens_for(browser)
+    assert refresh(tokens["refresh_token"]).status_code == 200
+    assert browser.post("/signout").status_code == 200
+    assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
 
 
 def test_a_disabled_user_can_no_longer_refresh_or_use_tokens(alice, portal, mail_app):

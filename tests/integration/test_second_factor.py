@@ -229,6 +229,25 @@ class TestTemporaryAccessPass:
         assert admin.call("delete", "/users/alice/tap").status_code == 204
         assert admin.call("delete", "/users/alice/tap").status_code == 404
 
+    @pytest.mark.parametrize("lifetime", ["9999999999999999999999d", "\u0661h", "99999999999s"])
+    def test_a_lifetime_beyond_counting_is_refused_with_what_is_valid(
+        self, alice, make_user, capsys, lifetime
+    ):
+        from gatehouse.cli import main
+        from gatehouse.console import tokens
+        from tests.integration.test_admin_api import Admin
+
+        make_user("root", "root-password", is_staff=True)
+        admin = Admin(tokens.create("root", "t", actor="test"))
+        refused = admin.call("post", "/users/alice/tap", {"lifetime": lifetime})
+        assert refused.status_code == 400
+        assert "expected a duration such as 90s, 30m, 8h or 2d" in refused.json()["message"]
+        with pytest.raises(SystemExit) as exited:
+            main(["tap", "issue", "alice", "--lifetime", lifetime])
+        assert exited.value.code == 2
+        assert "expected a duration such as" in capsys.readouterr().err
+        assert not TemporaryAccessPass.objects.exists()
+
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_requests_with_one_code_succeed_once(alice, with_totp):

@@ -70,6 +70,10 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
             "session.lifetime: 'forever' is not valid: expected a duration such as 90s",
         ),
         (
+            '[session]\nlifetime = "9999999999999999999999d"\n',
+            "expected a duration such as 90s",
+        ),
+        (
             "[throttle]\naccount_failures = 0\n",
             "throttle.account_failures: 0 is not valid: expected a whole number from 3 to 100",
         ),

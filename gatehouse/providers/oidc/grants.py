@@ -1,11 +1,12 @@
 """Which SSO session authorized each OAuth grant, and ending its tokens with that session.
 
-A code is recorded with the session that approved it; exchanging the code moves the record to
-the refresh-token family it became (rotation keeps the family). When the browser's session is
-rotated (a step-up, a fresh password) the records follow it to the new session; when a session
-is ended on purpose (sign-out, RP-initiated logout, ended from the sessions page, a disabled
-account) every token issued under it is revoked. A session that merely times out leaves its
-tokens to their own lifetimes."""
+A code is recorded with the session that approved it (and a digest of the code, so that a
+replay of it can be recognised and the tokens it gave revoked); exchanging the code moves the
+record to the refresh-token family it became (rotation keeps the family). When the browser's
+session is rotated (a step-up, a fresh password) the records follow it to the new session; when
+a session is ended on purpose (sign-out, RP-initiated logout, ended from the sessions page, a
+disabled account) every token issued under it is revoked. A session that merely times out
+leaves its tokens to their own lifetimes."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from oauth2_provider.models import clear_expired, get_grant_model, get_refresh_token_model
+from oauth2_provider.models import (
+    clear_expired,
+    get_access_token_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
 
+from gatehouse import crypto
 from gatehouse.providers.oidc.models import SessionGrant
 from gatehouse.signin.models import SSOSession
 
@@ -29,6 +36,7 @@ def record(grant, session: SSOSession) -> SessionGrant:
         sid=session.id,
         application=grant.application,
         grant=grant,
+        code_digest=crypto.digest(grant.code),
         amr=list(session.amr),
         auth_time=session.auth_time,
     )
@@ -41,14 +49,35 @@ def for_code(code: str, application) -> SessionGrant | None:
 def for_family(family: uuid.UUID | None) -> SessionGrant | None:
     if family is None:
         return None
-    return SessionGrant.objects.filter(token_family=family).first()
+    return SessionGrant.objects.select_related("session__user").filter(token_family=family).first()
 
 
-def exchanged(link: SessionGrant, family: uuid.UUID) -> None:
-    """The code became a refresh-token family."""
-    if link.token_family != family:
-        link.token_family = family
-        link.save(update_fields=["token_family"])
+def exchanged(link: SessionGrant, family: uuid.UUID) -> bool:
+    """The code became a refresh-token family (a refresh keeps its family); False when the code
+    had become another family already — a second exchange of it, racing the first."""
+    if link.token_family == family:
+        return True
+    claimed = SessionGrant.objects.filter(id=link.id, token_family__isnull=True).update(
+        token_family=family
+    )
+    link.token_family = family
+    return claimed == 1
+
+
+def rotated_and_live(refresh_token, link: SessionGrant) -> bool:
+    """Whether a revoked refresh token was rotated (a newer access token came from it), not
+    revoked on purpose, and the grant it belongs to still stands."""
+    rotated = get_access_token_model().objects.filter(source_refresh_token=refresh_token)
+    return rotated.exists() and SessionGrant.objects.filter(id=link.id).exists()
+
+
+def revoke_replayed(code: str, application) -> bool:
+    """A code presented again after it was exchanged: revoke the tokens it was exchanged for
+    (RFC 6749 §4.1.2). False when it is no code of ours that was used."""
+    used = SessionGrant.objects.filter(
+        code_digest=crypto.digest(code), application=application, grant__isnull=True
+    )
+    return _revoke(used) > 0
 
 
 def revoke_for_session(session: SSOSession) -> int:

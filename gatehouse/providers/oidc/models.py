@@ -30,6 +30,19 @@ class SessionGrant(models.Model):
         swappable=False,
     )
     token_family = models.UUIDField(null=True, unique=True)
+    # SHA-256 of the code, kept after the code is used: a replay of it revokes the family.
+    code_digest = models.CharField(max_length=64, blank=True, db_index=True)
     amr = models.JSONField(default=list)
     auth_time = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def user(self):
+        """Who signed in (so that a grant is judged by the app's policies as a session is)."""
+        return self.session.user
+
+    @property
+    def grace_until(self):
+        """The registration campaign's waiver of the session behind the grant (a snooze), which
+        a refresh honours as the authorize step did."""
+        return self.session.grace_until

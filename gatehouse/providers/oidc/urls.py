@@ -11,8 +11,8 @@ app_name = "oauth2_provider"
 
 urlpatterns = [
     path("authorize/", views.AuthorizeView.as_view(), name="authorize"),
-    path("token/", toolkit.TokenView.as_view(), name="token"),
-    path("revoke_token/", toolkit.RevokeTokenView.as_view(), name="revoke-token"),
+    path("token/", views.TokenEndpointView.as_view(), name="token"),
+    path("revoke_token/", views.RevokeView.as_view(), name="revoke-token"),
     path("introspect/", views.IntrospectView.as_view(), name="introspect"),
     path("userinfo/", toolkit.UserInfoView.as_view(), name="user-info"),
     path("logout/", views.LogoutView.as_view(), name="rp-initiated-logout"),

@@ -1,6 +1,7 @@
 """The OIDC endpoints that need Gatehouse's hand on django-oauth-toolkit's views: authorize
-(sign-in, policies, step-up, consent), discovery, introspection and RP-initiated logout. The
-token, userinfo, revocation and JWKS endpoints are the toolkit's own (urls.py)."""
+(sign-in, policies, step-up, consent, the parameters it does not support), discovery, the token,
+introspection and revocation endpoints (client authentication and RFC 6749 §5.2 errors) and
+RP-initiated logout. The userinfo and JWKS endpoints are the toolkit's own (urls.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.exceptions import InvalidOIDCRedirectURIError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.models import get_access_token_model, get_application_model
@@ -19,17 +23,22 @@ from oauth2_provider.views import (
     AuthorizationView,
     ConnectDiscoveryInfoView,
     IntrospectTokenView,
+    RevokeTokenView,
     RPInitiatedLogoutView,
+    TokenView,
 )
 from oauth2_provider.views.oidc import _load_id_token
 from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.openid.connect.core import exceptions as oidc_errors
 
 from gatehouse.providers.oidc import claims, clients, grants
+from gatehouse.providers.oidc import errors as token_errors
 from gatehouse.signin import sessions
 from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP, app_access, record_refusal
 
 AUTHORIZE_PATH = "/oauth/authorize/"
+GRANT_TYPES = ("authorization_code", "refresh_token")
+RESPONSE_MODES = ("query",)
 
 
 def signin_url(app: str, return_to: str, fresh: bool = False) -> str:
@@ -59,10 +68,15 @@ def after_sign_in(full_path: str) -> str:
 
 
 def _too_old(request: HttpRequest) -> bool:
-    """Whether the session's sign-in is older than the client's max_age (OIDC Core 3.1.2.1)."""
+    """Whether the session's sign-in is older than the client's max_age (OIDC Core 3.1.2.1);
+    ValueError when max_age is not a whole number of seconds."""
     text = request.GET.get("max_age", "")
-    if not text.isdigit():
+    if not text:
         return False
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError("max_age must be a whole number of seconds.")
+    if len(text) > 11:
+        return False  # longer than any sign-in can be old (3,000 years), whatever its length
     age = (timezone.now() - request.sso.auth_time).total_seconds()
     return age > int(text)
 
@@ -73,6 +87,26 @@ class AuthorizeView(AuthorizationView):
     refuses, and comes back here."""
 
     template_name = "oidc/authorize.html"
+
+    def validate_authorization_request(self, request):
+        """The toolkit's checks, then a refusal of what Gatehouse does not do (OIDC Core
+        §3.1.2.6), rather than ignoring it: request objects, and any response mode but the
+        query string (discovery says the same)."""
+        scopes, credentials = super().validate_authorization_request(request)
+        params = request.GET
+        refusal = None
+        if "request" in params:
+            refusal = oidc_errors.RequestNotSupported()
+        elif "request_uri" in params:
+            refusal = oidc_errors.RequestURINotSupported()
+        elif params.get("response_mode", "query") not in RESPONSE_MODES:
+            refusal = errors.InvalidRequestError(
+                description="response_mode: only query is supported."
+            )
+        if refusal is not None:
+            refusal.state = credentials.get("state")
+            raise OAuthToolkitError(error=refusal, redirect_uri=credentials["redirect_uri"])
+        return scopes, credentials
 
     def handle_no_permission(self):
         prompt = set(self.request.GET.get("prompt", "").split())
@@ -113,7 +147,11 @@ class AuthorizeView(AuthorizationView):
         request = self.request
         app = credentials["client_id"]
         prompt = set(request.GET.get("prompt", "").split()) if interactive else set()
-        if interactive and ("login" in prompt or _too_old(request)):
+        try:
+            fresh = interactive and ("login" in prompt or _too_old(request))
+        except ValueError as exc:
+            return self._refuse(credentials, errors.InvalidRequestError, str(exc))
+        if fresh:
             if "none" in prompt:
                 return self._refuse(credentials, errors.LoginRequired)
             return HttpResponseRedirect(signin_url(app, after_sign_in(return_to), fresh=True))
@@ -154,8 +192,10 @@ class DiscoveryView(ConnectDiscoveryInfoView):
             {
                 "introspection_endpoint": self._get_endpoint_url(request, "introspect"),
                 "revocation_endpoint": self._get_endpoint_url(request, "revoke-token"),
-                "grant_types_supported": ["authorization_code", "refresh_token"],
-                "response_modes_supported": ["query"],
+                "grant_types_supported": list(GRANT_TYPES),
+                "response_modes_supported": list(RESPONSE_MODES),
+                "request_parameter_supported": False,
+                "request_uri_parameter_supported": False,
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "code_challenge_methods_supported": ["S256"],
                 "acr_values_supported": list(claims.ACR_VALUES),
@@ -180,10 +220,58 @@ class DiscoveryView(ConnectDiscoveryInfoView):
         return replaced
 
 
-class IntrospectView(IntrospectTokenView):
-    """RFC 7662 introspection, for a confidential client authenticating with its secret.
-    Besides the toolkit's answer it names the user by `sub` and `email` (what Dovecot's oauth2
-    passdb matches by default); a disabled user's tokens are inactive."""
+class OAuthErrors:
+    """Mixin for the token, introspection and revocation endpoints: every answer they give
+    goes out as RFC 6749 §5.1-5.2 ask (JSON errors, no caching, a 401's challenge in the
+    client's scheme), and a method they do not take is a JSON error too."""
+
+    def dispatch(self, request, *args, **kwargs):
+        return token_errors.finish(request, super().dispatch(request, *args, **kwargs))
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        response = token_errors.answer(request, "invalid_request", "Use POST.", 405)
+        response["Allow"] = "POST"
+        return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class TokenEndpointView(OAuthErrors, TokenView):
+    """The token endpoint, for the two grants Gatehouse offers (the toolkit's device flow,
+    reached otherwise, is not offered)."""
+
+    def post(self, request, *args, **kwargs):
+        grant_type = request.POST.get("grant_type", "")
+        if not grant_type:
+            return token_errors.answer(request, "invalid_request", "grant_type is missing.")
+        if grant_type not in GRANT_TYPES:
+            offered = " and ".join(GRANT_TYPES)
+            message = f"Gatehouse offers the {offered} grants."
+            return token_errors.answer(request, "unsupported_grant_type", message)
+        return super().post(request, *args, **kwargs)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class RevokeView(OAuthErrors, RevokeTokenView):
+    """RFC 7009 revocation (the toolkit's), answering as the token endpoint does."""
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectView(OAuthErrors, IntrospectTokenView):
+    """RFC 7662 introspection, for a confidential client authenticating with its secret
+    (HTTP Basic or in the body); anyone else gets 401 `invalid_client`. Besides the toolkit's
+    answer it names the user by `sub` and `email` (what Dovecot's oauth2 passdb matches by
+    default); a disabled user's tokens are inactive."""
+
+    def dispatch(self, request, *args, **kwargs):
+        # Client credentials or nothing: not the toolkit's fallback to an access token with an
+        # `introspection` scope, which Gatehouse never grants. Once authenticated, straight to
+        # the handler, past the toolkit's mixin, which would check the secret again.
+        if request.method != "OPTIONS" and not self.authenticate_client(request):
+            message = "Authenticate as a confidential client with its id and secret."
+            response = token_errors.answer(request, "invalid_client", message, 401)
+        else:
+            response = View.dispatch(self, request, *args, **kwargs)
+        return token_errors.finish(request, response)
 
     @staticmethod
     def get_token_response(token_value=None):

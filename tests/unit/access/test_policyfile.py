@@ -184,6 +184,9 @@ def test_bad_list_item_is_named_by_position():
          "not a duration such as '30m', '8h' or '1d'"),
         ({"id": "x", "session": {"sign_in_frequency": 3600}}, "session.sign_in_frequency",
          "3600 is not a duration"),
+        # Beyond any timedelta: every sign-in it applied to would fail.
+        ({"id": "x", "session": {"sign_in_frequency": "9999999999999999999999d"}},
+         "session.sign_in_frequency", "not a duration such as"),
         ({"id": "x", "session": {"persistent_browser": "sometimes"}},
          "session.persistent_browser", "one of 'default', 'always' or 'never'"),
     ],

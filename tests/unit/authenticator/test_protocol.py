@@ -139,6 +139,8 @@ def test_the_request_message_names_each_part_on_its_own_line():
         "Gatehouse-Device id=a, ts=x, sig=AA",
         "Gatehouse-Device id=a, id=b, ts=1, sig=AA",
         "Gatehouse-Device id=a b, ts=1, sig=AA",
+        "Gatehouse-Device id=a, ts=\u00b2\u00b3, sig=AA",  # superscript digits
+        "Gatehouse-Device id=a, ts=" + "9" * 5000 + ", sig=AA",
     ],
 )
 def test_malformed_authorization_headers_are_refused(header):

@@ -58,7 +58,18 @@ def test_an_older_code_after_a_newer_one_is_refused():
     assert otp.matching_step(SECRET, otp.code_at(SECRET, STEP - 1), NOW, last_step=STEP) is None
 
 
-@pytest.mark.parametrize("code", ["", "12345", "1234567", "abcdef", "12 34 5x"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "",
+        "12345",
+        "1234567",
+        "abcdef",
+        "12 34 5x",
+        "\uff11\uff12\uff13\uff14\uff15\uff16",  # fullwidth digits: isdigit(), not ASCII
+        "\u00b2\u00b3\u2074\u2075\u2076\u2077",  # superscript digits
+    ],
+)
 def test_malformed_codes_are_refused(code):
     assert otp.matching_step(SECRET, code, NOW) is None
 

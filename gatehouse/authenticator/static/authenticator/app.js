@@ -74,14 +74,15 @@ async function send(method, path, headers, body) {
   }
   const answer = await response.json().catch(() => null);
   if (response.ok) return answer;
-  if (answer && answer.error) throw new Failure(answer.error, answer.message || answer.error, response.status);
-  if (response.status === 401) {
+  // A signature the server does not accept is the API's generic "unauthorized": say what it means here.
+  if (response.status === 401 && (!answer || answer.error === "unauthorized")) {
     throw new Failure(
       "unauthorized",
       "The server no longer recognises this phone: it may have been removed in Security info, or the phone's clock is wrong.",
       401,
     );
   }
+  if (answer && answer.error) throw new Failure(answer.error, answer.message || answer.error, response.status);
   throw new Failure("server_error", `The server answered HTTP ${response.status}.`, response.status);
 }
 
