@@ -43,6 +43,7 @@ class FlowOut(Schema):
     days_left: int | None = None
     snoozes_left: int | None = None
     register_url: str | None = None
+    password_change_url: str | None = None
     push: dict | None = None
 
 
@@ -83,7 +84,7 @@ class SessionOut(Schema):
 
 @router.post(
     "/signin",
-    response={200: FlowOut, 401: ErrorOut, 429: ThrottledOut},
+    response={200: FlowOut, 401: ErrorOut, 429: ThrottledOut, 503: ErrorOut},
     summary="Start a sign-in with a username and password",
     exclude_none=True,
 )
@@ -103,6 +104,7 @@ def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
 
 ERRORS = {
     "invalid_credentials": (401, "The username or password is incorrect."),
+    "directory_unavailable": (503, signin_flow.DIRECTORY_UNAVAILABLE),
     "invalid_code": (400, "That code is not right. Check it and try again."),
     "unknown_method": (400, "Use one of the methods this sign-in offers."),
     "factor_locked": (
