@@ -1,10 +1,13 @@
 """Health endpoints for load balancers — /healthz (process up; answered in gatehouse.asgi),
-/readyz (database reachable) — and the error page that says when the database is not."""
+/readyz (database reachable; each directory source reported) — and the error page that says
+when the database is not."""
 
 import sys
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from gatehouse.directory import sources
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -12,6 +15,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
+    """503 when the database is unreachable. Each directory source is reported, but one that
+    is down does not make the instance unready: local users can still sign in, and every
+    instance shares the same directory."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -21,7 +27,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
             {"status": "unavailable", "database": "unreachable", "detail": type(exc).__name__},
             status=503,
         )
-    return JsonResponse({"status": "ok", "database": "ok"})
+    body: dict = {"status": "ok", "database": "ok"}
+    if directories := sources.configured():
+        body["directory"] = {
+            name: "ok" if (problem := source.probe()) is None else f"unreachable: {problem}"
+            for name, source in directories.items()
+        }
+    return JsonResponse(body)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -141,6 +141,17 @@ def end(session: SSOSession, reason: str) -> None:
         signals.session_ended.send(sender=SSOSession, session=session, reason=reason)
 
 
+def end_for_users(user_ids: list[int], reason: str) -> int:
+    """End every session of these users (a directory disabled them); how many ended."""
+    open_sessions = SSOSession.objects.filter(user_id__in=user_ids, ended_at__isnull=True)
+    ended = 0
+    for session in open_sessions.select_related("user"):
+        end(session, reason)
+        ended += 1
+    generations.bump(GENERATION)
+    return ended
+
+
 def active_for(user) -> list[SSOSession]:
     now = timezone.now()
     return [

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from oauth2_provider.models import clear_expired, get_grant_model, get_refresh_token_model
+from oauth2_provider.models import (
+    clear_expired,
+    get_access_token_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
 
 from gatehouse.providers.oidc.models import SessionGrant
 from gatehouse.signin.models import SSOSession
@@ -72,6 +77,17 @@ def _revoke(links) -> int:
         get_grant_model().objects.filter(id__in=[g for _, g, _ in rows if g is not None]).delete()
         SessionGrant.objects.filter(id__in=[i for i, _, _ in rows]).delete()
     return len(rows)
+
+
+def revoke_for_users(sender, user_ids: list[int], **kwargs) -> None:
+    """A directory disabled these users: every token they hold ends, whichever session (if
+    any still open) it came from."""
+    _revoke(SessionGrant.objects.filter(session__user_id__in=user_ids))
+    for token in get_refresh_token_model().objects.filter(
+        user_id__in=user_ids, revoked__isnull=True
+    ):
+        token.revoke()
+    get_access_token_model().objects.filter(user_id__in=user_ids).delete()
 
 
 def on_session_ended(sender, session: SSOSession, reason: str, **kwargs) -> None:
