@@ -7,9 +7,9 @@ PORT ?= 8000
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/gatehouse
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-sqlite test-postgres system-deps lint bench clean
+.PHONY: demo test test-sqlite test-postgres build-deps system-deps lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml | build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
@@ -18,18 +18,36 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	PORT=$(PORT) $(VENV)/bin/gatehouse demo --port $(PORT)
 
+# Debian packages pip needs to build python-ldap (it has no binary wheels): OpenLDAP's and
+# Cyrus SASL's headers, a C compiler and Python's headers. Installed when missing (needs root).
+build-deps:
+	@missing=""; \
+	[ -e /usr/include/ldap.h ] || missing="$$missing libldap2-dev"; \
+	[ -e /usr/include/sasl/sasl.h ] || missing="$$missing libsasl2-dev"; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
+	[ -e "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || missing="$$missing python3-dev"; \
+	$(call apt_install)
+
 # Debian packages the end-to-end and browser tests and bench/ drive; installed when missing
 # (needs root). nginx's njs module hashes managed devices' certificates (docs/proxies/nginx.md).
+# slapd and Samba's AD domain controller are the directories of docs/directory.md.
 system-deps:
 	@missing=""; \
-	for pkg in chromium nginx caddy wrk; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
+	for pkg in chromium nginx caddy wrk slapd samba; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
 	[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || missing="$$missing libnginx-mod-http-js"; \
+	[ -d /usr/share/samba/setup ] || missing="$$missing samba-ad-provision"; \
+	[ -d /usr/lib/x86_64-linux-gnu/samba/ldb ] || [ -d /usr/lib/aarch64-linux-gnu/samba/ldb ] || missing="$$missing samba-dsdb-modules"; \
+	$(call apt_install)
+
+# Install the packages named in $$missing (as root), or say which are missing.
+define apt_install
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "note: missing Debian packages:$$missing (tests that need them are skipped; run as root to install)"; fi; \
+	  else echo "note: missing Debian packages:$$missing (run as root to install them)"; fi; \
 	fi
+endef
 
 # SQLite always; PostgreSQL too when it is reachable (always in CI).
 test: $(VENV)/.installed system-deps

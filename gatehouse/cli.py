@@ -74,6 +74,11 @@ def cmd_check(args: argparse.Namespace) -> None:
     config = gatehouse_config.load()
     gatehouse_config.check(config)
     print(f"configuration OK ({config.source or 'defaults'})")
+    for source in config["directory.ldap"]:
+        servers = ", ".join(source.urls)
+        print(f"directory source {source.name}: {source.kind} at {servers}")
+    if config["directory.ldap"]:
+        print("(`gatehouse directory test` connects to them)")
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:

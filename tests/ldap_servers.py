@@ -174,6 +174,8 @@ SERVICE_DN = f"cn=gatehouse,ou=services,{SUFFIX}"
 SERVICE_PASSWORD = "service-secret"
 PEOPLE, GROUPS = f"ou=people,{SUFFIX}", f"ou=groups,{SUFFIX}"
 SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
+# pwdAccountLockedTime of an account an administrator locked (OpenLDAP ppolicy).
+ADMINISTRATIVE_LOCK = "000001010000Z"
 
 SLAPD_CONFIG = """\
 dn: cn=config
@@ -623,6 +625,7 @@ def running_samba(folder: Path) -> Iterator[SambaDC]:
     server.provision()
     server.start()
     try:
+        server.add_user("svc-gatehouse", AD_SERVICE_PASSWORD)
         yield server
     finally:
         server.stop()

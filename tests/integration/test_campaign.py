@@ -272,7 +272,10 @@ def test_jobs_run_sends_the_reminders_and_reports_what_it_did(staff, mailbox, ca
     assert "0 sent, 1 already sent" in capsys.readouterr().out
     assert len(mailbox.wait_for(1)) == 1
     assert main(["jobs", "run", "backups"]) == 2
-    assert "no job backups; jobs: directory-sync, registration-reminders, oidc-tokens" in capsys.readouterr().err
+    assert (
+        "no job backups; jobs: directory-sync, registration-reminders, oidc-tokens"
+        in capsys.readouterr().err
+    )
 
 
 def test_jobs_run_exits_non_zero_when_mail_cannot_be_sent(staff, settings, capsys):

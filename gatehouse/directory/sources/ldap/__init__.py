@@ -30,6 +30,7 @@ from gatehouse.directory.sources.ldap.connection import (
     Connections,
     Unreachable,
     describe,
+    touch,
 )
 from gatehouse.directory.sources.ldap.entries import Mapper, normalise_dn
 from gatehouse.directory.sources.ldap.reader import Reader, paged
@@ -98,7 +99,7 @@ class LdapSource:
     def probe(self) -> str | None:
         """None when the service account can reach and bind to a server; else why not."""
         try:
-            self.connections.run("service", lambda connection: connection.whoami_s())
+            self.connections.run("service", touch)
         except Unreachable as exc:
             return str(exc)
         except ldap.LDAPError as exc:

@@ -152,12 +152,16 @@ class Connections:
                 connection.simple_bind_s(settings.bind_dn, settings.bind_password())
             else:
                 # Connect (and agree TLS) now, not in the middle of someone's sign-in.
-                with contextlib.suppress(ldap.INSUFFICIENT_ACCESS, ldap.PROTOCOL_ERROR):
-                    connection.whoami_s()
+                touch(connection)
         except BaseException:
             _close(connection)
             raise
         return connection
+
+
+def touch(connection: ldap.ldapobject.LDAPObject) -> None:
+    """A request every server answers (the root DSE), to see that a connection works."""
+    connection.search_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["supportedLDAPVersion"])
 
 
 def describe(error: ldap.LDAPError) -> str:
