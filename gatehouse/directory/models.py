@@ -3,7 +3,6 @@ directory sources (Active Directory, OpenLDAP) they come from."""
 
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
-from django.db.models import Q
 
 LOCAL = "local"
 
@@ -18,7 +17,8 @@ class User(AbstractUser):
     display_name = models.CharField(max_length=200, blank=True)
     department = models.CharField(max_length=200, blank=True)
     source = models.CharField(max_length=32, default=LOCAL, db_index=True)
-    external_id = models.CharField(max_length=64, blank=True)
+    # None for local users.
+    external_id = models.CharField(max_length=64, null=True, blank=True, default=None)
     dn = models.TextField(blank=True)
     # Another name the person may sign in with (Active Directory's userPrincipalName).
     sign_in_name = models.CharField(max_length=254, blank=True, db_index=True)
@@ -28,9 +28,7 @@ class User(AbstractUser):
         db_table = "directory_user"
         constraints = [
             models.UniqueConstraint(
-                fields=["source", "external_id"],
-                condition=~Q(external_id=""),
-                name="one_user_per_directory_entry",
+                fields=["source", "external_id"], name="one_user_per_directory_entry"
             )
         ]
 
@@ -81,7 +79,7 @@ class DirectMembership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["group", "user"], name="one_direct_membership")
+            models.UniqueConstraint(fields=["user", "group"], name="one_direct_membership")
         ]
 
 

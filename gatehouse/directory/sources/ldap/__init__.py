@@ -33,7 +33,7 @@ from gatehouse.directory.sources.ldap.connection import (
     touch,
 )
 from gatehouse.directory.sources.ldap.entries import Mapper, normalise_dn
-from gatehouse.directory.sources.ldap.reader import Reader, paged
+from gatehouse.directory.sources.ldap.reader import Known, Reader, paged
 
 logger = logging.getLogger(__name__)
 # Active Directory's LDAP_MATCHING_RULE_IN_CHAIN: membership through any depth of nesting.
@@ -108,11 +108,11 @@ class LdapSource:
 
     # --- sync ------------------------------------------------------------------------------
 
-    def read(self, since: tuple[str, str] | None) -> Snapshot:
+    def read(self, since: tuple[str, str] | None, known: Known | None = None) -> Snapshot:
         """Read for a sync on a connection of its own (a long read holds no pooled one)."""
         connection = self.connections.open(bound=True)
         try:
-            snapshot = self.reader.read(connection, since)
+            snapshot = self.reader.read(connection, since, known)
         except ldap.LDAPError as exc:
             raise DirectoryError(describe(exc)) from None
         finally:

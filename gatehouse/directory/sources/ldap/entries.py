@@ -57,11 +57,6 @@ class Mapper:
         return ["pwdAccountLockedTime"]
 
     @property
-    def listing_attributes(self) -> list[str]:
-        """Enough to know every user is still there, who they are and whether disabled."""
-        return [self.id_attribute, self.map["username"], *self.state_attributes]
-
-    @property
     def user_attributes(self) -> list[str]:
         wanted = [
             self.map[key]
@@ -92,6 +87,17 @@ class Mapper:
     def username(self, entry: Entry) -> str:
         name = _text(entry, self.map["username"]).strip().lower()
         return name if len(name) <= USERNAME_MAX and name.isprintable() else ""
+
+    def disabled_filter(self, now: datetime) -> str:
+        """The users the directory has disabled now, as a filter (what `disabled` says of one
+        entry), or-ed with the configured disabled_filter."""
+        if self.kind == ACTIVE_DIRECTORY:
+            bit = f"(userAccountControl:1.2.840.113556.1.4.803:={ACCOUNTDISABLE})"
+            expired = f"(&(accountExpires>=1)(accountExpires<={filetime(now)}))"
+            ours = bit + expired
+        else:
+            ours = f"(pwdAccountLockedTime={ADMINISTRATIVE_LOCK})"
+        return f"(|{ours}{self.settings.disabled_filter})"
 
     def disabled(self, entry: Entry, now: datetime) -> bool:
         if self.kind == ACTIVE_DIRECTORY:

@@ -5,10 +5,9 @@ full run), or modifyTimestamp for OpenLDAP."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import ldap
@@ -19,9 +18,10 @@ from gatehouse.config import ACTIVE_DIRECTORY, LdapSettings
 from gatehouse.directory.sources.base import DirectoryGroupEntry, DirectoryUser, Snapshot
 from gatehouse.directory.sources.ldap.entries import Entry, Mapper, lowered, normalise_dn
 
-# An OpenLDAP run's watermark is the newest modifyTimestamp it saw, less the run's own length
-# and this much: an entry changed while the run read others is read again next time.
-TIMESTAMP_OVERLAP = timedelta(seconds=5)
+# How far an OpenLDAP server's clock may be behind ours: an OpenLDAP run's watermark is the
+# second after the newest modifyTimestamp it saw, but never later than the run's start less
+# this, so an entry changed while the run read others is read again next time.
+CLOCK_SKEW = timedelta(minutes=2)
 GENERALIZED_TIME = "%Y%m%d%H%M%SZ"
 
 
@@ -73,6 +73,16 @@ def all_values(
         entry = lowered(found[0][1]) if found else {}
 
 
+@dataclass(frozen=True)
+class Known:
+    """What the last runs found of a source's users: their ids, and for reading member lists
+    their ids by DN and by username."""
+
+    ids: set[str]
+    by_dn: dict[str, str]
+    by_name: dict[str, str]
+
+
 class Reader:
     def __init__(self, settings: LdapSettings) -> None:
         self.settings = settings
@@ -103,14 +113,18 @@ class Reader:
         return str(uuid.UUID(bytes_le=invocation)), usn
 
     def read(
-        self, connection, since: tuple[str, str] | None, now: datetime | None = None
+        self,
+        connection,
+        since: tuple[str, str] | None,
+        known: Known | None = None,
+        now: datetime | None = None,
     ) -> Snapshot:
-        """Everything (`since` None, or a different domain controller) or what changed."""
-        started = time.monotonic()
+        """Everything (`since` None, or a different domain controller), or what changed. An
+        incremental read is told what the last runs found (`known`), to name what it lists."""
         now = now or datetime.now(UTC)
         settings, mapper = self.settings, self.mapper
         server, position = self.position(connection)
-        full = since is None or not since[1] or (self.ad and since[0] != server)
+        full = since is None or not since[1] or (self.ad and since[0] != server) or not known
         previous = "" if full or since is None else since[1]
         newest = _Newest(self.ad)
         skipped: list[str] = []
@@ -137,7 +151,7 @@ class Reader:
             if full or newest.after(stamp, previous):
                 changed_groups.append((dn, entry, group))
 
-        disabled_ids = self._disabled_by_filter(connection)
+        disabled = self._disabled_now(connection, now)
         user_filter = settings.user_filter
         if not full:
             user_filter = f"(&{user_filter}{newest.since_filter(previous)})"
@@ -149,20 +163,18 @@ class Reader:
             [*mapper.user_attributes, self.change_attribute],
         ):
             newest.see(entry, self.change_attribute)
-            user = mapper.user(dn, entry, now, group_ids)
-            if not user.external_id or not user.username:
-                skipped.append(f"user {dn}: no {mapper.map['id']} or no valid username")
-                continue
-            if user.external_id in disabled_ids and not user.disabled:
-                user = _disabled(user)
-            users.append(user)
+            self._take(dn, entry, now, group_ids, disabled, users, skipped)
 
+        # Member lists name users by DN (or username): maps to their ids, only when needed.
+        lists = not mapper.member_of
+        by_dn = {normalise_dn(u.dn): u.external_id for u in users} if lists else {}
+        by_name = {u.username: u.external_id for u in users} if lists else {}
         if full:
             listed = {user.external_id: user.disabled for user in users}
-            by_dn = {normalise_dn(user.dn): user.external_id for user in users}
-            by_name = {user.username: user.external_id for user in users}
         else:
-            listed, by_dn, by_name = self._listing(connection, now, disabled_ids)
+            assert known is not None
+            by_dn, by_name = {**known.by_dn, **by_dn}, {**known.by_name, **by_name}
+            listed = self._listing(connection, now, group_ids, disabled, users, skipped, known.ids)
 
         members: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {}
         for dn, entry, group in changed_groups:
@@ -176,8 +188,7 @@ class Reader:
                 values = self._member_values(connection, dn)
             members[group.external_id] = self._resolve(values, by_dn, by_name, group_ids)
 
-        elapsed = time.monotonic() - started
-        watermark = position if self.ad else newest.watermark(previous, elapsed)
+        watermark = position if self.ad else newest.watermark(previous, now)
         return Snapshot(
             full=full,
             server=server,
@@ -189,10 +200,28 @@ class Reader:
             skipped=skipped,
         )
 
-    def _disabled_by_filter(self, connection) -> set[str]:
-        if not self.settings.disabled_filter:
-            return set()
-        search_filter = f"(&{self.settings.user_filter}{self.settings.disabled_filter})"
+    def _take(
+        self,
+        dn: str,
+        entry: Entry,
+        now: datetime,
+        group_ids: dict[str, str],
+        disabled: set[str],
+        users: list[DirectoryUser],
+        skipped: list[str],
+    ) -> None:
+        user = self.mapper.user(dn, entry, now, group_ids)
+        if not user.external_id or not user.username:
+            skipped.append(f"user {dn}: no {self.mapper.map['id']} or no valid username")
+            return
+        if user.external_id in disabled and not user.disabled:
+            user = replace(user, disabled=True)
+        users.append(user)
+
+    def _disabled_now(self, connection, now: datetime) -> set[str]:
+        """The ids of every user in scope the directory has disabled, or disabled_filter
+        matches: a search the server answers from its indexes, however many users."""
+        search_filter = f"(&{self.settings.user_filter}{self.mapper.disabled_filter(now)})"
         return {
             self.mapper.external_id(entry)
             for _, entry in self._search(
@@ -201,27 +230,36 @@ class Reader:
         }
 
     def _listing(
-        self, connection, now: datetime, disabled_ids: set[str]
-    ) -> tuple[dict[str, bool], dict[str, str], dict[str, str]]:
-        """Every user in scope: id -> disabled, and the DN and username maps to members."""
-        mapper = self.mapper
-        listed: dict[str, bool] = {}
-        by_dn: dict[str, str] = {}
-        by_name: dict[str, str] = {}
+        self,
+        connection,
+        now: datetime,
+        group_ids: dict[str, str],
+        disabled: set[str],
+        users: list[DirectoryUser],
+        skipped: list[str],
+        known: set[str],
+    ) -> dict[str, bool]:
+        """Every user in scope (id -> disabled), listed by id alone. An entry the last runs
+        did not know (come into scope without changing: added to the group a filter names,
+        say) is read whole and joins `users`."""
+        listed: dict[str, bool] = {user.external_id: user.disabled for user in users}
+        id_attribute = self.mapper.id_attribute
         for dn, entry in self._search(
-            connection,
-            self.settings.user_base,
-            self.settings.user_filter,
-            mapper.listing_attributes,
+            connection, self.settings.user_base, self.settings.user_filter, [id_attribute]
         ):
-            external_id = mapper.external_id(entry)
-            if not external_id:
+            external_id = self.mapper.external_id(entry)
+            if external_id not in known:
+                found = connection.search_s(
+                    dn, ldap.SCOPE_BASE, "(objectClass=*)", self.mapper.user_attributes
+                )
+                for found_dn, attributes in found:
+                    self._take(
+                        found_dn, lowered(attributes), now, group_ids, disabled, users, skipped
+                    )
+                    listed[users[-1].external_id] = users[-1].disabled
                 continue
-            listed[external_id] = mapper.disabled(entry, now) or external_id in disabled_ids
-            if not mapper.member_of:
-                by_dn[normalise_dn(dn)] = external_id
-                by_name[mapper.username(entry)] = external_id
-        return listed, by_dn, by_name
+            listed.setdefault(external_id, external_id in disabled)
+        return listed
 
     def _members_of(self, connection, group_dn: str) -> frozenset[str]:
         """The users in scope directly in a group, by their memberOf."""
@@ -266,10 +304,6 @@ class Reader:
         return frozenset(users), frozenset(children)
 
 
-def _disabled(user: DirectoryUser) -> DirectoryUser:
-    return replace(user, disabled=True)
-
-
 class _Newest:
     """The newest change stamp seen (uSNChanged or modifyTimestamp) and filters by it."""
 
@@ -297,12 +331,11 @@ class _Newest:
             return f"(uSNChanged>={int(previous) + 1})"
         return f"(modifyTimestamp>={escape_filter_chars(previous)})"
 
-    def watermark(self, previous: str, seconds: float) -> str:
-        if not self.stamp:
-            return previous
+    def watermark(self, previous: str, started: datetime) -> str:
+        """Where the next incremental run starts (OpenLDAP)."""
         try:
-            seen = datetime.strptime(self.stamp[:14] + "Z", GENERALIZED_TIME)
+            seen = datetime.strptime(self.stamp[:14] + "Z", GENERALIZED_TIME).replace(tzinfo=UTC)
         except ValueError:
             return previous
-        back = seen - timedelta(seconds=seconds) - TIMESTAMP_OVERLAP
-        return max(previous, back.strftime(GENERALIZED_TIME))
+        start = min(seen + timedelta(seconds=1), started - CLOCK_SKEW)
+        return max(previous, start.strftime(GENERALIZED_TIME))
