@@ -22,7 +22,7 @@ demo: $(VENV)/.installed
 # Cyrus SASL's headers, a C compiler and Python's headers. Installed when missing (needs root).
 build-deps:
 	@missing=""; \
-	[ -e /usr/include/ldap.h ] || missing="$$missing libldap2-dev"; \
+	[ -e /usr/include/ldap.h ] || missing="$$missing libldap-dev"; \
 	[ -e /usr/include/sasl/sasl.h ] || missing="$$missing libsasl2-dev"; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	[ -e "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || missing="$$missing python3-dev"; \
@@ -67,7 +67,7 @@ test-postgres: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check gatehouse tests bench
 	$(VENV)/bin/ruff format --check gatehouse tests bench
-	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py gatehouse/authenticator/protocol.py gatehouse/authenticator/client.py gatehouse/signin/longpoll.py gatehouse/hotpath.py
+	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py gatehouse/authenticator/protocol.py gatehouse/authenticator/client.py gatehouse/signin/longpoll.py gatehouse/hotpath.py gatehouse/bulk.py gatehouse/directory/passwords.py gatehouse/directory/sync.py gatehouse/directory/sources
 
 clean:
 	rm -rf $(VENV) build *.egg-info

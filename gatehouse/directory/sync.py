@@ -442,10 +442,12 @@ class _Run:
             self.result.changes.append(f"remove group {row.group.name}: not in the directory")
             self.group_events.append(("directory.group.delete", f"group:{row.group.name}", {}))
             row.group.delete()
-        new = {external_id: name for external_id, name in names.items() if external_id not in rows}
-        Group.objects.bulk_create([Group(name=name) for name in new.values()], batch_size=BATCH)
+        fresh = {
+            external_id: name for external_id, name in names.items() if external_id not in rows
+        }
+        Group.objects.bulk_create([Group(name=name) for name in fresh.values()], batch_size=BATCH)
         created: dict[str, int] = {}
-        for chunk in bulk.chunks(new.values()):
+        for chunk in bulk.chunks(fresh.values()):
             created.update(Group.objects.filter(name__in=chunk).values_list("name", "id"))
         DirectoryGroup.objects.bulk_create(
             [
@@ -455,15 +457,15 @@ class _Run:
                     external_id=external_id,
                     dn=incoming[external_id].dn,
                 )
-                for external_id, name in new.items()
+                for external_id, name in fresh.items()
             ],
             batch_size=BATCH,
         )
-        for name in new.values():
+        for name in fresh.values():
             self.counts["groups created"] += 1
             self.result.changes.append(f"create group {name}")
             self.group_events.append(("directory.group.create", f"group:{name}", {}))
-        if new:
+        if fresh:
             rows = {
                 row.external_id: row
                 for row in DirectoryGroup.objects.filter(source=self.name).select_related("group")
@@ -500,8 +502,8 @@ class _Run:
             kept = {
                 pair
                 for pair in current
-                if (user := pair >> 32) not in read_users
-                and user not in removed
+                if (member := pair >> 32) not in read_users
+                and member not in removed
                 and pair & LOW not in read_groups
             }
         wanted = set(kept)
