@@ -335,14 +335,53 @@ def group_dn(name: str) -> str:
 
 
 @dataclass
-class Slapd:
-    """slapd serving SUFFIX; `entries` (LDIF) are loaded with slapadd before it starts."""
+class _Server:
+    """A directory server the tests run: stopped, administered, and described as a source."""
 
     folder: Path
     ca: TestCA
+    process: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+            self.process = None
+
+    def admin(self) -> ldap.ldapobject.LDAPObject:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def administering(self) -> Iterator[ldap.ldapobject.LDAPObject]:
+        admin = self.admin()
+        try:
+            yield admin
+        finally:
+            admin.unbind_s()
+
+    def _source(self, name: str, kind: str, bind: tuple[str, str], base: str, **settings) -> dict:
+        """A [[directory.ldap]] table for this server over ldaps://, with its password."""
+        return {
+            "name": name,
+            "kind": kind,
+            "urls": [self.ldaps_url],
+            "ca_file": str(self.ca.path),
+            "bind_dn": bind[0],
+            "bind_password": bind[1],
+            "user_base": base,
+            **settings,
+        }
+
+    @property
+    def ldaps_url(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class Slapd(_Server):
+    """slapd serving SUFFIX; `entries` (LDIF) are loaded with slapadd before it starts."""
+
     port: int = 0
     tls_port: int = 0
-    process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -400,28 +439,13 @@ class Slapd:
         _wait_for_port("127.0.0.1", self.port, self.process, log)
         _wait_for_port("127.0.0.1", self.tls_port, self.process, log)
 
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop(self.process)
-            self.process = None
-
     def admin(self) -> ldap.ldapobject.LDAPObject:
         return connect(self.ldaps_url, self.ca.path, ADMIN_DN, ADMIN_PASSWORD)
 
     def source(self, name: str = "northwind", **settings) -> dict:
-        """A [[directory.ldap]] table for this server (over ldaps://)."""
-        return {
-            "name": name,
-            "kind": "openldap",
-            "urls": [self.ldaps_url],
-            "ca_file": str(self.ca.path),
-            "bind_dn": SERVICE_DN,
-            "bind_password": SERVICE_PASSWORD,
-            "user_base": PEOPLE,
-            "group_base": GROUPS,
-            "timeout": "3s",
-            **settings,
-        }
+        bind = (SERVICE_DN, SERVICE_PASSWORD)
+        options = {"group_base": GROUPS, "timeout": "3s", **settings}
+        return self._source(name, "openldap", bind, PEOPLE, **options)
 
 
 @contextlib.contextmanager
@@ -466,11 +490,8 @@ def free_loopback_address() -> str:
 
 
 @dataclass
-class SambaDC:
-    folder: Path
-    ca: TestCA
+class SambaDC(_Server):
     address: str = ""
-    process: subprocess.Popen | None = None
 
     @property
     def config(self) -> Path:
@@ -526,11 +547,6 @@ class SambaDC:
             )
         _wait_for_port(self.address, 636, self.process, log)
 
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop(self.process)
-            self.process = None
-
     def admin(self) -> ldap.ldapobject.LDAPObject:
         return connect(self.ldaps_url, self.ca.path, AD_ADMIN, AD_ADMIN_PASSWORD)
 
@@ -547,37 +563,24 @@ class SambaDC:
         }
         for key, value in attributes.items():
             values[key] = [value if isinstance(value, bytes) else value.encode()]
-        admin = self.admin()
-        try:
+        with self.administering() as admin:
             admin.add_s(dn, ldap.modlist.addModlist(values))
-        finally:
-            admin.unbind_s()
         return dn
 
     def add_group(self, name: str, members: Iterable[str]) -> str:
         dn = f"CN={name},{AD_USERS}"
-        admin = self.admin()
-        try:
-            admin.add_s(
-                dn,
-                ldap.modlist.addModlist(
-                    {
-                        "objectClass": [b"top", b"group"],
-                        "sAMAccountName": [name.encode()],
-                        "member": [m.encode() for m in members],
-                    }
-                ),
-            )
-        finally:
-            admin.unbind_s()
+        values = {
+            "objectClass": [b"top", b"group"],
+            "sAMAccountName": [name.encode()],
+            "member": [m.encode() for m in members],
+        }
+        with self.administering() as admin:
+            admin.add_s(dn, ldap.modlist.addModlist(values))
         return dn
 
     def modify(self, dn: str, changes: list[tuple[int, str, list[bytes] | None]]) -> None:
-        admin = self.admin()
-        try:
+        with self.administering() as admin:
             admin.modify_s(dn, changes)
-        finally:
-            admin.unbind_s()
 
     def backdate_password(self, dn: str, filetime: str = FILETIME_2012) -> None:
         """Set pwdLastSet to a date long past (only Samba's own database API may)."""
@@ -603,17 +606,8 @@ class SambaDC:
         )
 
     def source(self, name: str = "corp", **settings) -> dict:
-        return {
-            "name": name,
-            "kind": "active_directory",
-            "urls": [self.ldaps_url],
-            "ca_file": str(self.ca.path),
-            "bind_dn": AD_SERVICE,
-            "bind_password": AD_SERVICE_PASSWORD,
-            "user_base": AD_USERS,
-            "timeout": "5s",
-            **settings,
-        }
+        bind = (AD_SERVICE, AD_SERVICE_PASSWORD)
+        return self._source(name, "active_directory", bind, AD_USERS, **settings)
 
 
 @contextlib.contextmanager

@@ -73,11 +73,8 @@ def _password_settings(dc, name: str, applies_to: str, max_age_days=0, lockout=0
         "msDS-LockoutDuration": [str(-day).encode()],
         "msDS-PSOAppliesTo": [dn(applies_to).encode()],
     }
-    admin = dc.admin()
-    try:
+    with dc.administering() as admin:
         admin.add_s(f"CN={name},{PSO_CONTAINER}", ldap.modlist.addModlist(values))
-    finally:
-        admin.unbind_s()
 
 
 @pytest.fixture

@@ -68,14 +68,15 @@ def test_active_directory_sub_codes(diagnostic, verdict):
     assert refusals.refused(error).verdict == verdict
 
 
-def test_only_refusals_that_need_the_right_password_count_as_right():
-    right = {verdict for verdict in Verdict if verdict.password_was_right}
-    assert right == {
-        Verdict.OK,
-        Verdict.PASSWORD_EXPIRED,
-        Verdict.MUST_CHANGE_PASSWORD,
-        Verdict.ACCOUNT_DISABLED,
-        Verdict.ACCOUNT_EXPIRED,
-        Verdict.LOGON_HOURS,
-        Verdict.WORKSTATION,
-    }
+@pytest.mark.parametrize(
+    ("code", "right"),
+    [("525", False), ("52e", False), ("775", False)]
+    + [(code, True) for code in ("530", "531", "532", "533", "701", "773")],
+)
+def test_only_refusals_that_need_the_right_password_say_it_was_right(code, right):
+    """Active Directory answers 530-773 only to the right password; 525, 52e and 775 to any."""
+    diagnostic = (
+        f"80090308: LdapErr: DSID-0C09042F, comment: AcceptSecurityContext error, data {code}"
+    )
+    error = ldap.INVALID_CREDENTIALS({"result": 49, "info": diagnostic})
+    assert refusals.refused(error).verdict.password_was_right is right

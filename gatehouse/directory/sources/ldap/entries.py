@@ -115,17 +115,6 @@ class Mapper:
         group_ids: dict[str, str] | None = None,
     ) -> DirectoryUser:
         """A user entry; `group_ids` (group DN -> external_id) turns memberOf into groups."""
-        groups = None
-        if self.member_of and group_ids is not None:
-            groups = tuple(
-                sorted(
-                    {
-                        group_ids[key]
-                        for value in _values(entry, "memberOf")
-                        if (key := normalise_dn(value)) in group_ids
-                    }
-                )
-            )
         return DirectoryUser(
             external_id=self.external_id(entry),
             dn=dn,
@@ -136,25 +125,22 @@ class Mapper:
             department=self._field(entry, "department", 200),
             employee_id=self._field(entry, "employee_id", 64),
             disabled=self.disabled(entry, now),
-            groups=groups,
+            groups=self._member_of(entry, group_ids),
         )
 
     def group(self, dn: str, entry: Entry, group_ids: dict[str, str] | None) -> DirectoryGroupEntry:
-        parents = None
-        if self.member_of and group_ids is not None:
-            parents = tuple(
-                sorted(
-                    {
-                        group_ids[key]
-                        for value in _values(entry, "memberOf")
-                        if (key := normalise_dn(value)) in group_ids
-                    }
-                )
-            )
         name = _text(entry, self.map["group_name"]).strip()[:150]
+        parents = self._member_of(entry, group_ids)
         return DirectoryGroupEntry(
             external_id=self.external_id(entry), dn=dn, name=name, parents=parents
         )
+
+    def _member_of(self, entry: Entry, group_ids: dict[str, str] | None) -> tuple[str, ...] | None:
+        """The ids of the source's groups an entry's memberOf names (None: not read so)."""
+        if not self.member_of or group_ids is None:
+            return None
+        values = (normalise_dn(value) for value in _values(entry, "memberOf"))
+        return tuple(sorted({group_ids[key] for key in values if key in group_ids}))
 
     def _field(self, entry: Entry, key: str, limit: int) -> str:
         attribute = self.map[key]
