@@ -3,6 +3,7 @@
 when the database is not."""
 
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -28,12 +29,28 @@ def readyz(request: HttpRequest) -> JsonResponse:
             status=503,
         )
     body: dict = {"status": "ok", "database": "ok"}
-    if directories := sources.configured():
-        body["directory"] = {
-            name: "ok" if (problem := source.probe()) is None else f"unreachable: {problem}"
-            for name, source in directories.items()
-        }
+    if sources.configured():
+        body["directory"] = directory_states()
     return JsonResponse(body)
+
+
+# A load balancer asks often and waits briefly: every source is probed at once, and one that
+# has not answered within this long is reported so (its probe goes on in the background).
+PROBE_WAIT = 2.0
+_probes = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
+
+
+def directory_states() -> dict[str, str]:
+    probes = {name: _probes.submit(source.probe) for name, source in sources.configured().items()}
+    wait(probes.values(), timeout=PROBE_WAIT)
+    return {name: _state(probe) for name, probe in probes.items()}
+
+
+def _state(probe: Future) -> str:
+    if not probe.done():
+        return f"unreachable: no answer within {PROBE_WAIT:.0f}s"
+    problem = probe.result()
+    return "ok" if problem is None else f"unreachable: {problem}"
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from datetime import date, timedelta
 
 import ldap
 import pytest
@@ -18,6 +19,8 @@ from gatehouse.access.policyfile import policy_from_dict
 from gatehouse.audit.models import AuditEvent
 from gatehouse.directory import sync
 from gatehouse.directory.models import DirectoryGroup, SyncState, User
+from gatehouse.enrollment import campaign
+from gatehouse.enrollment.models import Campaign
 from gatehouse.signin.models import SignInEvent, SSOSession
 from tests import ldap_servers
 from tests.conftest import ApiClient
@@ -307,7 +310,7 @@ def test_a_dry_run_says_what_would_change_and_changes_nothing(northwind):
     assert synced().counts["users updated"] == 1
 
 
-def test_a_renamed_group_keeps_its_identity_and_policies_follow(
+def test_a_renamed_group_keeps_its_identity_and_policies_and_the_campaign_follow(
     northwind, django_capture_on_commit_callbacks
 ):
     policies.save(
@@ -321,6 +324,7 @@ def test_a_renamed_group_keeps_its_identity_and_policies_follow(
         ),
         actor="test",
     )
+    campaign.start_campaign(date.today() + timedelta(days=14), groups=["clinical"], actor="t")
     before = DirectoryGroup.objects.get(group__name="clinical")
     northwind.admin().rename_s(ldap_servers.group_dn("clinical"), "cn=clinical-staff")
     with django_capture_on_commit_callbacks(execute=True):
@@ -330,6 +334,7 @@ def test_a_renamed_group_keeps_its_identity_and_policies_follow(
     assert after.group_id == before.group_id and after.group.name == "clinical-staff"
     assert User.objects.get(username="ann").group_names() == {"staff", "clinical-staff"}
     assert policies.get("clinical-mfa").users.include_groups == {"clinical-staff"}
+    assert Campaign.objects.get(active=True).groups == ["clinical-staff"]
 
 
 def test_nested_groups_by_member_lists(slapd, reconfigure):
