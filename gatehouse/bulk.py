@@ -45,6 +45,19 @@ def insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequ
     return count
 
 
+def update(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """UPDATE `model`'s rows: each of `rows` is the new values of `fields`, then the pk."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    assignments = ", ".join(f"{quote(model._meta.get_field(f).column)} = %s" for f in fields)
+    key = quote(model._meta.pk.column)
+    # Table and column names come from the model, never from input.
+    statement = f"UPDATE {table} SET {assignments} WHERE {key} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        for chunk in chunks(rows):
+            cursor.executemany(statement, chunk)
+
+
 def delete_pairs(
     model: type[models.Model], left: str, right: str, pairs: Iterable[tuple[int, int]]
 ) -> None:

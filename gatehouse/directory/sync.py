@@ -265,8 +265,8 @@ class _Run:
         holders = {row.username: external_id for external_id, row in rows.items()}
         seen: set[str] = set()
         creates: list[DirectoryUser] = []
-        # Rows to update, by the fields they change (bulk_update writes every field it names).
-        updates: dict[tuple[str, ...], list[User]] = defaultdict(list)
+        # Rows to update, by the fields they change: (new values..., pk).
+        updates: dict[tuple[str, ...], list[tuple]] = defaultdict(list)
         for user in snapshot.users:
             if user.username in seen:
                 self._skip(user, f"username '{user.username}' appears twice in the directory")
@@ -281,7 +281,7 @@ class _Run:
                 # the entry is a new account, and the old one, disabled, gives the name up.
                 freed = rows[holder]
                 new_name = f"{user.username}~{freed.pk}"[:150]
-                updates[("username",)].append(User(pk=freed.pk, username=new_name))
+                updates[("username",)].append((new_name, freed.pk))
                 self._audit(freed.pk, new_name, "before", username=user.username)
                 self._audit(freed.pk, new_name, "after", username=new_name)
                 del holders[user.username]
@@ -291,8 +291,15 @@ class _Run:
                 if other is None:
                     creates.append(user)
                 elif other[1] == LOCAL and self.settings.adopt_local_users and not other[2]:
-                    adopted = self._adopted(other[0], user)
-                    updates[("source", "external_id", "password", *FIELDS)].append(adopted)
+                    adopted = (
+                        self.name,
+                        user.external_id,
+                        NO_LOCAL_PASSWORD,
+                        *_fields(user).values(),
+                    )
+                    updates[("source", "external_id", "password", *FIELDS)].append(
+                        (*adopted, other[0])
+                    )
                     self.counts["users adopted"] += 1
                     self.result.changes.append(f"adopt local user {user.username}")
                     self.audit[other[0]]["action"] = "adopt"
@@ -310,7 +317,8 @@ class _Run:
             if not changed:
                 continue
             pk = rows[user.external_id].pk
-            updates[tuple(sorted(changed))].append(User(pk=pk, **changed))
+            names = tuple(sorted(changed))
+            updates[names].append((*(changed[name] for name in names), pk))
             self.counts["users updated"] += 1
             label = changed.get("username", before["username"])
             self._audit(pk, label, "before", **{k: before[k] for k in changed})
@@ -318,7 +326,7 @@ class _Run:
             described = ", ".join(f"{k} {before[k]!r} -> {v!r}" for k, v in changed.items())
             self.result.changes.append(f"update user {before['username']}: {described}")
         for fields, changed_rows in updates.items():
-            User.objects.bulk_update(changed_rows, list(fields), batch_size=BATCH)
+            bulk.update(User, fields, changed_rows)
         self._insert_users(creates)
         return bool(creates or self.counts["users adopted"])
 
@@ -355,15 +363,6 @@ class _Run:
             self.created.append((pks[user.external_id], user))
             self.result.changes.append(f"create user {user.username}")
         self.counts["users created"] += len(creates)
-
-    def _adopted(self, pk: int, user: DirectoryUser) -> User:
-        return User(
-            pk=pk,
-            source=self.name,
-            external_id=user.external_id,
-            password=NO_LOCAL_PASSWORD,
-            **_fields(user),
-        )
 
     def _activity(self) -> list[int]:
         """Enable and disable as the directory says; a user no longer listed is disabled."""
@@ -488,7 +487,7 @@ class _Run:
             if user.groups is not None and user.external_id in users
         }
         read_groups = {pk_of[g] for g in snapshot.members if g in pk_of}
-        removed = {pk for external_id, pk in users.items() if external_id not in snapshot.listed}
+        removed = {users[external_id] for external_id in users.keys() - snapshot.listed.keys()}
         direct = DirectMembership.objects.all()
         mine = set(pk_of.values())
         if snapshot.full:

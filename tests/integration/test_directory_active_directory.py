@@ -184,3 +184,19 @@ def test_directory_test_prints_the_mapped_user_and_groups(corp, capsys):
     assert f"connected to {corp.ldaps_url}" in out
     assert "username      ad-nested" in out and "sign_in_name  ad-nested@northwind.test" in out
     assert "groups        g-middle, g-top" in out
+
+
+def test_joining_or_leaving_the_group_the_filter_names_is_seen_by_the_next_sync(samba, reconfigure):
+    """Joining a group changes the group, not the user (memberOf is a back-link): the user
+    comes into scope without a uSNChanged of their own, and is found by the listing."""
+    late = samba.add_user("ad-late")
+    gate = samba.add_group("g-gatehouse-users", [dn("ad-ok")])
+    reconfigure(sources=[samba.source(user_filter=f"(&(objectClass=user)(memberOf={gate}))")])
+    sync.run("corp", full=True)
+    assert not User.objects.filter(username="ad-late").exists()
+    samba.modify(gate, [(ldap.MOD_ADD, "member", [late.encode()])])
+    result = sync.run("corp")
+    assert not result.full and User.objects.get(username="ad-late").is_active
+    samba.modify(gate, [(ldap.MOD_DELETE, "member", [late.encode()])])
+    assert sync.run("corp").counts["users disabled"] == 1
+    assert not User.objects.get(username="ad-late").is_active

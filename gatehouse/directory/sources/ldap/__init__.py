@@ -109,14 +109,18 @@ class LdapSource:
     # --- sync ------------------------------------------------------------------------------
 
     def read(self, since: tuple[str, str] | None, known: Known | None = None) -> Snapshot:
-        """Read for a sync on a connection of its own (a long read holds no pooled one)."""
+        """Read for a sync on connections of its own (a long read holds no pooled one): two
+        for an incremental run, which lists every user while it reads what changed."""
         connection = self.connections.open(bound=True)
+        lister = self.connections.open(bound=True) if since is not None else None
         try:
-            snapshot = self.reader.read(connection, since, known)
+            snapshot = self.reader.read(connection, since, known, lister)
         except ldap.LDAPError as exc:
             raise DirectoryError(describe(exc)) from None
         finally:
-            connection.unbind_s()
+            for opened in (connection, lister):
+                if opened is not None:
+                    opened.unbind_s()
         if not self.reader.ad:
             snapshot.server = self.connections.last_url
         return snapshot

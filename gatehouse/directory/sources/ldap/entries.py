@@ -78,8 +78,10 @@ class Mapper:
 
     def external_id(self, entry: Entry) -> str:
         raw = _first_bytes(entry, self.id_attribute)
-        if raw is None:
-            return ""
+        return "" if raw is None else self.id_from(raw)
+
+    def id_from(self, raw: bytes) -> str:
+        """The id attribute's value as text: objectGUID's bytes as a GUID."""
         if self.binary_id and len(raw) == 16:
             return str(uuid.UUID(bytes_le=raw))
         return raw.decode("utf-8", "replace").strip().lower()

@@ -5,6 +5,7 @@ full run), or modifyTimestamp for OpenLDAP."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -31,8 +32,10 @@ def paged(
     search_filter: str,
     attributes: list[str],
     page_size: int,
+    lower: bool = True,
 ) -> Iterator[tuple[str, Entry]]:
-    """Every entry under `base` matching the filter, a page at a time; referrals skipped."""
+    """Every entry under `base` matching the filter, a page at a time; referrals skipped.
+    Attribute names in lower case, unless `lower` is false (the server's spelling)."""
     control = SimplePagedResultsControl(True, size=page_size, cookie="")
     while True:
         message = connection.search_ext(
@@ -41,7 +44,7 @@ def paged(
         _, data, _, controls = connection.result3(message)
         for dn, attributes_found in data:
             if dn is not None and isinstance(attributes_found, dict):
-                yield dn, lowered(attributes_found)
+                yield dn, lowered(attributes_found) if lower else attributes_found
         cookies = [
             c.cookie for c in controls if c.controlType == SimplePagedResultsControl.controlType
         ]
@@ -91,9 +94,10 @@ class Reader:
         self.change_attribute = "uSNChanged" if self.ad else "modifyTimestamp"
 
     def _search(
-        self, connection, base: str, search_filter: str, attributes: list[str]
+        self, connection, base: str, search_filter: str, attributes: list[str], lower=True
     ) -> Iterator[tuple[str, Entry]]:
-        return paged(connection, base, search_filter, attributes, self.settings.page_size)
+        size = self.settings.page_size
+        return paged(connection, base, search_filter, attributes, size, lower)
 
     def position(self, connection) -> tuple[str, str]:
         """(server, watermark) now: Active Directory's (invocationID, highestCommittedUSN);
@@ -117,15 +121,21 @@ class Reader:
         connection,
         since: tuple[str, str] | None,
         known: Known | None = None,
+        lister=None,
         now: datetime | None = None,
     ) -> Snapshot:
         """Everything (`since` None, or a different domain controller), or what changed. An
-        incremental read is told what the last runs found (`known`), to name what it lists."""
+        incremental read is told what the last runs found (`known`), and lists every user in
+        scope on a second connection (`lister`) while it reads the rest on the first."""
         now = now or datetime.now(UTC)
         settings, mapper = self.settings, self.mapper
         server, position = self.position(connection)
         full = since is None or not since[1] or (self.ad and since[0] != server) or not known
         previous = "" if full or since is None else since[1]
+        listing = None
+        if not full:
+            assert known is not None
+            listing = _Background(self._ids, lister or connection, known.ids)
         newest = _Newest(self.ad)
         skipped: list[str] = []
 
@@ -172,9 +182,16 @@ class Reader:
         if full:
             listed = {user.external_id: user.disabled for user in users}
         else:
-            assert known is not None
+            assert known is not None and listing is not None
             by_dn, by_name = {**known.by_dn, **by_dn}, {**known.by_name, **by_name}
-            listed = self._listing(connection, now, group_ids, disabled, users, skipped, known.ids)
+            ids, unknown = listing.result()
+            read = {user.external_id for user in users}
+            for external_id, dn in unknown.items():
+                if external_id not in read:
+                    self._read_one(connection, dn, now, group_ids, disabled, users, skipped)
+            listed = {user.external_id: user.disabled for user in users}
+            for external_id in ids:
+                listed.setdefault(external_id, external_id in disabled)
 
         members: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {}
         for dn, entry, group in changed_groups:
@@ -229,37 +246,43 @@ class Reader:
             )
         }
 
-    def _listing(
+    def _ids(self, connection, known: set[str]) -> tuple[set[str], dict[str, str]]:
+        """Every user in scope, by id alone (the cheapest answer a server gives), and the DN of
+        each one the last runs did not know."""
+        ids: set[str] = set()
+        unknown: dict[str, str] = {}
+        for dn, attributes in self._search(
+            connection,
+            self.settings.user_base,
+            self.settings.user_filter,
+            [self.mapper.id_attribute],
+            lower=False,
+        ):
+            values = next(iter(attributes.values()), None)  # the one attribute asked for
+            if not values:
+                continue
+            external_id = self.mapper.id_from(values[0])
+            ids.add(external_id)
+            if external_id not in known:
+                unknown[external_id] = dn
+        return ids, unknown
+
+    def _read_one(
         self,
         connection,
+        dn: str,
         now: datetime,
         group_ids: dict[str, str],
         disabled: set[str],
         users: list[DirectoryUser],
         skipped: list[str],
-        known: set[str],
-    ) -> dict[str, bool]:
-        """Every user in scope (id -> disabled), listed by id alone. An entry the last runs
-        did not know (come into scope without changing: added to the group a filter names,
-        say) is read whole and joins `users`."""
-        listed: dict[str, bool] = {user.external_id: user.disabled for user in users}
-        id_attribute = self.mapper.id_attribute
-        for dn, entry in self._search(
-            connection, self.settings.user_base, self.settings.user_filter, [id_attribute]
-        ):
-            external_id = self.mapper.external_id(entry)
-            if external_id not in known:
-                found = connection.search_s(
-                    dn, ldap.SCOPE_BASE, "(objectClass=*)", self.mapper.user_attributes
-                )
-                for found_dn, attributes in found:
-                    self._take(
-                        found_dn, lowered(attributes), now, group_ids, disabled, users, skipped
-                    )
-                    listed[users[-1].external_id] = users[-1].disabled
-                continue
-            listed.setdefault(external_id, external_id in disabled)
-        return listed
+    ) -> None:
+        """A user the last runs did not know, come into scope without changing (added to the
+        group a filter names, say): read whole, it joins `users`."""
+        attributes = self.mapper.user_attributes
+        found = connection.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", attributes)
+        for found_dn, entry in found:
+            self._take(found_dn, lowered(entry), now, group_ids, disabled, users, skipped)
 
     def _members_of(self, connection, group_dn: str) -> frozenset[str]:
         """The users in scope directly in a group, by their memberOf."""
@@ -302,6 +325,29 @@ class Reader:
             elif key in group_ids:
                 children.add(group_ids[key])
         return frozenset(users), frozenset(children)
+
+
+class _Background:
+    """`work(*args)` on a thread of its own (python-ldap lets other threads run while it
+    waits on the server); `result()` waits for it and returns it, or raises what it raised."""
+
+    def __init__(self, work, *args) -> None:
+        self._outcome: list = []
+        self._thread = threading.Thread(target=self._run, args=(work, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, work, args) -> None:
+        try:
+            self._outcome.append((True, work(*args)))
+        except BaseException as exc:  # handed to the caller by result()
+            self._outcome.append((False, exc))
+
+    def result(self):
+        self._thread.join()
+        done, value = self._outcome[0]
+        if not done:
+            raise value
+        return value
 
 
 class _Newest:
