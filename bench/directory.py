@@ -129,6 +129,9 @@ def password_checks(server: liveserver.LiveServer, users: list[int]) -> list[flo
     """Gatehouse's own password check (gatehouse.directory.passwords: the account found in
     the database, then the bind on a pooled connection), in this process, against the
     server's database and directory."""
+    # The server's configuration alone, as its own processes read it.
+    for variable in [name for name in os.environ if name.startswith("GATEHOUSE_")]:
+        del os.environ[variable]
     os.environ[CONFIG_ENV] = str(server.config_path)
     os.environ["DJANGO_SETTINGS_MODULE"] = "gatehouse.settings"
     import django
