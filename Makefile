@@ -7,7 +7,10 @@ PORT ?= 8000
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/gatehouse
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-sqlite test-postgres build-deps system-deps lint bench clean
+AXE_DIR := tests/e2e/axe
+AXE := $(AXE_DIR)/node_modules/axe-core/axe.min.js
+
+.PHONY: demo test test-sqlite test-postgres build-deps system-deps axe lint bench clean
 
 $(VENV)/.installed: pyproject.toml | build-deps
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +36,7 @@ build-deps:
 # slapd and Samba's AD domain controller are the directories of docs/directory.md.
 system-deps:
 	@missing=""; \
-	for pkg in chromium nginx caddy wrk slapd samba; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
+	for pkg in chromium nginx caddy wrk npm slapd samba; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
 	[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || missing="$$missing libnginx-mod-http-js"; \
 	[ -d /usr/share/samba/setup ] || missing="$$missing samba-ad-provision"; \
 	[ -d /usr/lib/x86_64-linux-gnu/samba/ldb ] || [ -d /usr/lib/aarch64-linux-gnu/samba/ldb ] || missing="$$missing samba-dsdb-modules"; \
@@ -49,8 +52,16 @@ define apt_install
 	fi
 endef
 
+# axe-core, which the browser tests inject into every page of the staff journeys
+# (tests/e2e/accessibility.py): the version pinned in $(AXE_DIR)/package-lock.json, from npm.
+axe: $(AXE)
+$(AXE): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix $(AXE_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "note: npm is missing (make system-deps, as root, installs it): the browser journeys are skipped"; fi
+
 # SQLite always; PostgreSQL too when it is reachable (always in CI).
-test: $(VENV)/.installed system-deps
+test: $(VENV)/.installed system-deps $(AXE)
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$(CI)" ] || $(PY) -m tests.postgres_available "$(PG_URL)"; then \
 	  $(MAKE) --no-print-directory test-postgres; \
@@ -67,7 +78,7 @@ test-postgres: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check gatehouse tests bench
 	$(VENV)/bin/ruff format --check gatehouse tests bench
-	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py gatehouse/authenticator/protocol.py gatehouse/authenticator/client.py gatehouse/signin/longpoll.py gatehouse/hotpath.py gatehouse/bulk.py gatehouse/directory/passwords.py gatehouse/directory/sync.py gatehouse/directory/sources
+	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py gatehouse/authenticator/protocol.py gatehouse/authenticator/client.py gatehouse/signin/longpoll.py gatehouse/hotpath.py gatehouse/bulk.py gatehouse/directory/credentials.py gatehouse/directory/sync.py gatehouse/directory/sources
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(AXE_DIR)/node_modules test-artifacts

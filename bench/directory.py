@@ -126,7 +126,7 @@ def bare_binds(slapd: ldap_servers.Slapd, users: list[int]) -> list[float]:
 
 
 def password_checks(server: liveserver.LiveServer, users: list[int]) -> list[float]:
-    """Gatehouse's own password check (gatehouse.directory.passwords: the account found in
+    """Gatehouse's own password check (gatehouse.directory.credentials: the account found in
     the database, then the bind on a pooled connection), in this process, against the
     server's database and directory."""
     # The server's configuration alone, as its own processes read it.
@@ -138,12 +138,12 @@ def password_checks(server: liveserver.LiveServer, users: list[int]) -> list[flo
 
     django.setup()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Django's logging setup lets it talk
-    from gatehouse.directory import passwords
+    from gatehouse.directory import credentials
 
     times = []
     for i in users:
         started = time.perf_counter()
-        checked = passwords.check(passwords.account(username(i)), f"pw-{username(i)}")
+        checked = credentials.check(credentials.account(username(i)), f"pw-{username(i)}")
         times.append(time.perf_counter() - started)
         if checked.verdict != "ok":
             raise RuntimeError(f"{username(i)}: {checked}")

@@ -21,6 +21,14 @@ EXIT_BAD_INPUT = 2
 class CommandError(Exception):
     """A one-line reason to refuse the command."""
 
+    exit_code = EXIT_BAD_INPUT
+
+
+class Findings(CommandError):
+    """The command ran and found something wrong (`proxy-check`)."""
+
+    exit_code = 1
+
 
 def _setup(signing_key: bool = False) -> gatehouse_config.Config:
     """Validate the configuration, then start Django on it. `signing_key`: first create the
@@ -143,7 +151,10 @@ def cmd_createadmin(args: argparse.Namespace) -> None:
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Password (again): "):
             raise CommandError("the two passwords differ")
-    user = create_admin(args.username, args.email, password)
+    try:
+        user = create_admin(args.username, args.email, password)
+    except ValueError as exc:
+        raise CommandError(f"password refused: {exc}") from None
     print(f"admin '{user.username}' ready")
 
 
@@ -329,11 +340,40 @@ def cmd_tokens_create(args: argparse.Namespace) -> None:
     from gatehouse.console import tokens
 
     try:
-        token = tokens.create(args.user, args.name, _actor())
+        issued = tokens.issue(args.user, args.name, _actor(), args.lifetime)
     except tokens.TokenError as exc:
         raise CommandError(str(exc)) from None
-    print("admin API token (shown once; send it as 'Authorization: Bearer <token>'):")
-    print(token)
+    record = issued.record
+    until = f"{record.expires_at:%Y-%m-%d %H:%M} UTC"
+    print(f"admin API token {record.id} '{record.name}' for {record.user.username}, until {until}")
+    print("(shown once; send it as 'Authorization: Bearer <token>'):")
+    print(issued.token)
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.console import tokens
+
+    for record in tokens.listed(include_ended=args.all):
+        state = tokens.state(record)
+        until = f"{state} until {record.expires_at:%Y-%m-%d %H:%M}"
+        if state == tokens.REVOKED:
+            until = f"revoked {record.revoked_at:%Y-%m-%d %H:%M}"
+        used = "never used"
+        if record.last_used:
+            used = f"last used {record.last_used:%Y-%m-%d %H:%M} from {record.last_used_ip or '?'}"
+        print(f"{record.id:>5}  {record.user.username:<12}  {until:<30}  {used:<48}  {record.name}")
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> None:
+    _setup()
+    from gatehouse.console import tokens
+
+    try:
+        record = tokens.revoke(args.id, _actor())
+    except tokens.TokenError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"revoked token {record.id} '{record.name}' of {record.user.username}")
 
 
 def _user(username: str):
@@ -393,6 +433,17 @@ def cmd_users_unlock(args: argparse.Namespace) -> None:
     print(f"unlocked {user.username}")
 
 
+def cmd_users_signout(args: argparse.Namespace) -> None:
+    if bool(args.user) == args.everyone:
+        raise CommandError("name one USER, or --everyone")
+    _setup()
+    from gatehouse.signin import sessions
+
+    user = _user(args.user) if args.user else None
+    ended = sessions.end_by_admin(_actor(), user)
+    print(f"ended {ended} sessions of {user.username if user else 'every user'}")
+
+
 def cmd_users_unblock(args: argparse.Namespace) -> None:
     _setup()
     from gatehouse.authenticator import fraud
@@ -426,6 +477,7 @@ def cmd_apps_add(args: argparse.Namespace) -> None:
             redirect_uris=args.redirect_uri or [],
             first_party=not args.third_party,
             confidential=args.confidential,
+            native=args.native,
         )
     except protected_apps.AppError as exc:
         raise CommandError(str(exc)) from None
@@ -434,6 +486,7 @@ def cmd_apps_add(args: argparse.Namespace) -> None:
         from django.conf import settings
 
         kind = "confidential" if app.confidential else "public, PKCE S256"
+        kind += ", native: any loopback port" if app.native else ""
         print(f"client_id {app.name} ({kind}); issuer {settings.PUBLIC_URL} (docs/oidc.md)")
     if app.confidential:
         _print_client_secret(app)
@@ -487,6 +540,37 @@ def cmd_apps_remove(args: argparse.Namespace) -> None:
 
     protected_apps.delete(_actor(), _named(ProtectedApp, args.name, "app"))
     print(f"removed app {args.name}")
+
+
+def cmd_proxy_check(args: argparse.Namespace) -> None:
+    from gatehouse import proxycheck
+
+    connection = proxycheck.Connection(
+        resolve=dict(args.resolve or []), cafile=args.cacert, source=args.source
+    )
+    forged = 0
+    for url in args.urls:
+        try:
+            report = proxycheck.check(url, connection)
+        except proxycheck.ProxyCheckError as exc:
+            raise CommandError(str(exc)) from None
+        print("\n".join(report.lines()))
+        forged += len(report.failed)
+    if forged:
+        raise Findings(f"{forged} forged headers reached Gatehouse unchanged (docs/proxies/)")
+    print("every forged header was replaced or removed on the way")
+
+
+def _resolve(text: str) -> tuple[str, str]:
+    import ipaddress
+
+    host, _, rest = text.partition(":")
+    port, _, address = rest.partition(":")
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not HOST:PORT:ADDRESS") from None
+    return f"{host.lower()}:{_port(port)}", address.strip("[]")
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> None:
@@ -732,8 +816,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="Create or update users from CSV",
         description="Create or update users from a CSV file with the header "
         "username,email,display_name,department,groups,password (groups ';'-separated, password "
-        "optional). All rows are checked first; a bad row is reported with its line number and "
-        "nothing is imported.",
+        "optional: 8 or more characters, not a common one nor close to the person's names nor "
+        "containing the organisation's words, docs/security.md). All rows are checked first; a "
+        "bad row is reported with its line number and nothing is imported.",
     )
     users_import.add_argument("file", metavar="FILE.csv")
     users_import.set_defaults(handler=cmd_users_import)
@@ -742,6 +827,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unlock.add_argument("user")
     unlock.set_defaults(handler=cmd_users_unlock)
+    signout = users_sub.add_parser(
+        "signout",
+        help="End every session of USER (or --everyone), with the apps' tokens; audited",
+    )
+    signout.add_argument("user", nargs="?")
+    signout.add_argument("--everyone", action="store_true", help="every user's sessions")
+    signout.set_defaults(handler=cmd_users_signout)
     unblock = users_sub.add_parser(
         "unblock", help="Lift the block after USER reported a push as not theirs"
     )
@@ -819,6 +911,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="OIDC client with a secret (printed once), for server-side apps; else public (PKCE)",
     )
+    app_add.add_argument(
+        "--native",
+        action="store_true",
+        help="OIDC public client run on people's own computers (RFC 8252): its loopback redirect "
+        "URIs may name any port; else every redirect URI matches exactly",
+    )
     app_add.set_defaults(handler=cmd_apps_add)
     reissue_help = "Give a confidential OIDC client a new secret (printed once; the old one stops)"
     app_secret = apps_sub.add_parser("secret", help=reissue_help, description=reissue_help)
@@ -870,10 +968,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     tokens_cmd = add("tokens", _needs_action, "Admin API tokens.")
     tokens_sub = _actions(tokens_cmd)
-    token_create = tokens_sub.add_parser("create", help="Create an admin API token for USER")
+    token_create = tokens_sub.add_parser(
+        "create", help="Create an admin API token for USER; the token alone is on the last line"
+    )
     token_create.add_argument("user")
-    token_create.add_argument("--name", default="cli", help="a label for the token")
+    token_create.add_argument("--name", default="cli", help="what it is for (default: cli)")
+    token_create.add_argument(
+        "--lifetime", type=_lifetime, default=None, help="1h to 365d, e.g. 30d (default 90d)"
+    )
     token_create.set_defaults(handler=cmd_tokens_create)
+    token_list = tokens_sub.add_parser(
+        "list", help="List the active tokens: id, user, expiry, last use (time, address), name"
+    )
+    token_list.add_argument("--all", action="store_true", help="also expired and revoked ones")
+    token_list.set_defaults(handler=cmd_tokens_list)
+    token_revoke = tokens_sub.add_parser("revoke", help="Revoke the token ID (from `tokens list`)")
+    token_revoke.add_argument("id", type=_positive, metavar="ID")
+    token_revoke.set_defaults(handler=cmd_tokens_revoke)
+
+    check_help = (
+        "Send requests through your reverse proxy with a forged X-Forwarded-For, managed-device "
+        "header and Remote-* identity headers, and report any that reached Gatehouse unchanged "
+        "(exit 1 then). URL: Gatehouse's own site or an app it protects, as a browser reaches "
+        "them; run it from where a browser would be (docs/proxies/)."
+    )
+    proxy_check = add("proxy-check", cmd_proxy_check, check_help)
+    proxy_check.add_argument("urls", nargs="+", metavar="URL")
+    proxy_check.add_argument(
+        "--resolve",
+        action="append",
+        type=_resolve,
+        metavar="HOST:PORT:ADDRESS",
+        help="connect to ADDRESS for HOST:PORT (as curl's --resolve)",
+    )
+    proxy_check.add_argument("--cacert", metavar="FILE", help="CA certificates to verify with")
+    proxy_check.add_argument("--source", metavar="ADDRESS", help="local address to connect from")
 
     audit_cmd = add("audit", _needs_action, "The audit trail.")
     audit_sub = _actions(audit_cmd)
@@ -986,7 +1115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.handler(args)
     except (CommandError, gatehouse_config.ConfigError) as exc:
         print(f"gatehouse {args.command}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return getattr(exc, "exit_code", EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -194,6 +195,72 @@ def _host_list(value: Any) -> tuple[str, ...]:
     return hosts
 
 
+def _time_zone(value: Any) -> str:
+    text = _text(value).strip()
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ValueError("expected an IANA time zone name such as Europe/London or UTC") from None
+    return text
+
+
+def _image_file(value: Any) -> str:
+    text = _text(value).strip()
+    if text and Path(text).suffix.lower() not in IMAGE_TYPES:
+        raise ValueError("expected empty or an image file: " + ", ".join(IMAGE_TYPES))
+    return text
+
+
+IMAGE_TYPES = {
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+}
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of #rrggbb."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours (1 to 21)."""
+    light, dark = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def _colour(against: str, role: str) -> Callable[[Any], str]:
+    """A #rrggbb colour with at least 4.5:1 contrast against `against` (WCAG AA for text)."""
+
+    def parse(value: Any) -> str:
+        text = _text(value).strip().lower()
+        if not re.fullmatch(r"#[0-9a-f]{6}", text):
+            raise ValueError("expected a colour as #rrggbb, such as #0b5cad")
+        ratio = contrast(text, against)
+        if ratio < 4.5:
+            raise ValueError(
+                f"{role} {against} on it would be hard to read (contrast {ratio:.1f}:1; "
+                "at least 4.5:1 is needed)"
+            )
+        return text
+
+    return parse
+
+
+def _link(value: Any) -> str:
+    text = _text(value).strip()
+    if not text or (text.startswith("/") and not text.startswith("//")):
+        return text
+    parts = urlsplit(text)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("expected empty, a path on Gatehouse (/help/…) or an https:// URL")
+    return text
+
+
 def _https_url_or_empty(value: Any) -> str:
     text = _text(value).strip()
     parts = urlsplit(text)
@@ -264,12 +331,61 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "your IT helpdesk",
             "How staff reach the helpdesk, shown whenever a sign-in is refused.",
         ),
+        "time_zone": Key(
+            _time_zone,
+            "UTC",
+            "IANA time zone (e.g. Europe/London) in which people see times, and in which the "
+            "registration campaign counts its days.",
+        ),
+        "logo": Key(
+            _image_file,
+            "",
+            "Logo shown at the top of every page: an image file (SVG, PNG, JPEG or WebP), "
+            "relative to this file. Empty: the organisation's name alone.",
+        ),
+        "accent_colour": Key(
+            _colour("#ffffff", "white text"),
+            "#0b5cad",
+            "Colour of buttons, links and the top of the page (#rrggbb). It must keep white "
+            "text readable (contrast at least 4.5:1).",
+        ),
+        "background_colour": Key(
+            _colour("#57606a", "grey text"),
+            "#f5f7fa",
+            "Colour of the page around its content (#rrggbb). It must keep the grey of small "
+            "print readable (contrast at least 4.5:1 against #57606a).",
+        ),
         "password_change_url": Key(
             _https_url_or_empty,
             "",
             "Where staff change their directory password (a self-service page); linked when "
             "the directory refuses a sign-in because the password has expired or must be "
             "changed. Empty: they are sent to the helpdesk.",
+        ),
+    },
+    "learning": {
+        "get_started": Key(
+            _link,
+            "/help/get-started",
+            'The "get started" page for staff setting up a second way to sign in, linked from '
+            "the registration nudge, the set-up wizard and Security info: a path on Gatehouse "
+            "or an https:// URL (e.g. on the intranet). Empty: no link.",
+        ),
+        "ios_guide": Key(
+            _link,
+            "/help/iphone",
+            "How to install and set up the authenticator app on an iPhone (as get_started).",
+        ),
+        "android_guide": Key(
+            _link,
+            "/help/android",
+            "How to install and set up the authenticator app on an Android phone (as get_started).",
+        ),
+        "video": Key(
+            _link,
+            "",
+            "A video showing the set-up (as get_started). Empty by default: Gatehouse ships no "
+            "video.",
         ),
     },
     "secrets": {
@@ -296,6 +412,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "argon2_time_cost": Key(_integer(1, 20), 3, "Argon2id passes."),
         "argon2_memory_cost": Key(_integer(8192, 4 * 1024 * 1024), 65536, "Argon2id memory, KiB."),
         "argon2_parallelism": Key(_integer(1, 16), 4, "Argon2id lanes."),
+        "context_words": Key(
+            _string_list,
+            (),
+            "Words no password set through Gatehouse may contain, besides those of "
+            "organisation.name and 'gatehouse': departments, systems, codenames, places.",
+        ),
     },
     "throttle": {
         "account_failures": Key(
@@ -385,7 +507,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
             _duration(3600, 3650 * 86400),
             "90d",
             'After someone answers a push with "It wasn\'t me — report it", how long their push '
-            "and password sign-ins stay blocked, unless the helpdesk lifts it sooner.",
+            "and password sign-ins stay blocked (see fraud_block_everywhere), unless the "
+            "helpdesk lifts it sooner.",
+        ),
+        "fraud_block_everywhere": Key(
+            _boolean,
+            False,
+            "Whether a reported sign-in blocks the account everywhere. By default the block "
+            "leaves one way in: a managed device at a trusted location (a trust computer at a "
+            "trust site), where the person can be helped.",
         ),
     },
     "directory": {
@@ -939,6 +1069,14 @@ def load(
 def check(config: Config) -> None:
     """Checks that need the file system; `load` has done the rest."""
     _ = config.secret_key
+    if config["organisation.logo"]:
+        logo = config.path("organisation.logo")
+        try:
+            logo.read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                f"organisation.logo: '{logo}' cannot be read ({exc.strerror})"
+            ) from None
     for ldap_source in config["directory.ldap"]:
         ldap_source.bind_password()
         ca_file = ldap_source.ca_file

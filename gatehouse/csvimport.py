@@ -22,9 +22,15 @@ class CsvImportError(ValueError):
         super().__init__("; ".join(shown) + (f"; and {more} more" if more else ""))
 
 
-def parse_rows(text: str, header: list[str], parse_row: Callable[[int, list[str]], T]) -> list[T]:
-    """Each non-blank row (its line number, its stripped fields) through `parse_row`, which
-    raises ValueError to refuse it."""
+def parse_rows(
+    text: str,
+    header: list[str],
+    parse_row: Callable[[int, list[str]], T],
+    as_written: frozenset[str] = frozenset(),
+) -> list[T]:
+    """Each non-blank row (its line number, its fields) through `parse_row`, which raises
+    ValueError to refuse it. Fields are stripped of surrounding spaces, except the columns
+    named in `as_written` (a password is what it is, spaces and all)."""
     reader = csv.reader(io.StringIO(text))
     first = next(reader, None)
     if first is None or [h.strip().lower() for h in first] != header:
@@ -37,7 +43,11 @@ def parse_rows(text: str, header: list[str], parse_row: Callable[[int, list[str]
         try:
             if len(fields) != len(header):
                 raise ValueError(f"expected {len(header)} fields, found {len(fields)}")
-            parsed.append(parse_row(reader.line_num, [f.strip() for f in fields]))
+            kept = [
+                f if name in as_written else f.strip()
+                for name, f in zip(header, fields, strict=True)
+            ]
+            parsed.append(parse_row(reader.line_num, kept))
         except ValueError as exc:
             errors.append(f"line {reader.line_num}: {exc}")
     if errors:

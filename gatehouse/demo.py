@@ -14,6 +14,7 @@ HELPDESK = "the Riverside IT helpdesk, extension 4357 (demo)"
 TRUST_SITES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "::1/128"]
 CAMPAIGN_DAYS = 14
 WEBMAIL_HOST = "mail.demo.test"
+LOGO = Path(__file__).resolve().parent / "static" / "gatehouse" / "riverside-logo.svg"
 # A trust computer: send this as X-Client-Cert-SHA256 from loopback (a trusted proxy).
 WARD_PC = "7d0c5b1e8a4f3c2b9e6d1a0f5c8b7e4d3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d"
 # A public OIDC client (PKCE) to try the provider with, e.g. an RP listening on port 8765.
@@ -52,7 +53,15 @@ def write_config(folder: Path, host: str, port: int) -> Path:
                     "trusted_proxies": ["127.0.0.0/8", "::1/128"],
                 },
                 "database": {"url": "sqlite:///gatehouse.sqlite3"},
-                "organisation": {"name": ORGANISATION, "helpdesk": HELPDESK},
+                "organisation": {
+                    "name": ORGANISATION,
+                    "helpdesk": HELPDESK,
+                    "time_zone": "Europe/London",
+                    "logo": str(LOGO),
+                    "accent_colour": "#005eb8",
+                },
+                # The learning links are left at their defaults: Gatehouse's own help pages
+                # (/help/get-started, /help/iphone, /help/android); no video ships.
             }
         )
     )

@@ -1,12 +1,10 @@
-"""Health endpoints for load balancers — /healthz (process up; answered in gatehouse.asgi),
-/readyz (database reachable; each directory source reported) — and the error page that says
-when the database is not."""
+"""Health endpoints for load balancers: /healthz (process up; answered in gatehouse.asgi) and
+/readyz (database reachable; each directory source reported)."""
 
-import sys
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
 
 from gatehouse.directory import sources
 
@@ -51,31 +49,3 @@ def _state(probe: Future) -> str:
         return f"unreachable: no answer within {PROBE_WAIT:.0f}s"
     problem = probe.result()
     return "ok" if problem is None else f"unreachable: {problem}"
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    """Django's handler500. When the database is what failed, say so (503: nobody is let in
-    while storage is down, DESIGN §6) rather than a bare "Server Error"."""
-    error = sys.exc_info()[1]
-    unavailable = isinstance(error, DatabaseError)
-    status = 503 if unavailable else 500
-    message = (
-        "Sign-in is unavailable: Gatehouse cannot reach its database. Nobody can sign in until "
-        "it is back; try again in a few minutes."
-        if unavailable
-        else "Something went wrong on our side. Try again; if it keeps happening, contact the "
-        "helpdesk."
-    )
-    if request.path.startswith("/api/"):
-        code = "storage_unavailable" if unavailable else "server_error"
-        return JsonResponse({"error": code, "message": message}, status=status)
-    page = (
-        '<!doctype html><html lang="en"><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>Unavailable</title><main style="font:16px system-ui;max-width:28rem;'
-        f'margin:2rem auto;padding:0 1rem"><h1>Sign-in unavailable</h1><p>{message}</p></main>'
-    )
-    response = HttpResponse(page, status=status)
-    if unavailable:
-        response["Retry-After"] = "30"
-    return response

@@ -6,7 +6,7 @@ with as little work as a hot path can afford."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import TypeVar
 
@@ -64,5 +64,15 @@ def header_reader(pairs: Iterable[tuple[bytes, bytes]]) -> Callable[[str], str]:
     def header(name: str) -> str:
         value = raw.get(name.encode("latin-1"))
         return "" if value is None else value.decode("latin-1")
+
+    return header
+
+
+def meta_header_reader(meta: Mapping[str, str]) -> Callable[[str], str]:
+    """The same reader over a Django request's META."""
+
+    def header(name: str) -> str:
+        key = name.upper().replace("-", "_")
+        return meta.get(key if key in {"CONTENT_TYPE", "CONTENT_LENGTH"} else f"HTTP_{key}", "")
 
     return header

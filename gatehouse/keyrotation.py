@@ -12,6 +12,7 @@ from django.db import transaction
 
 from gatehouse import crypto
 from gatehouse.audit import trail
+from gatehouse.authenticator.models import PairingLink
 from gatehouse.config import read_secret_keys
 from gatehouse.methods.models import AuthMethod
 
@@ -35,6 +36,12 @@ def rotate(path: Path, actor: str) -> int:
         for method in AuthMethod.objects.select_for_update().exclude(secret=""):
             method.secret = crypto.reencrypt(method.secret, keys=(*new_keys, *old[1:]))
             method.save(update_fields=["secret"])
+            count += 1
+        for link in PairingLink.objects.select_for_update().exclude(token_encrypted=""):
+            link.token_encrypted = crypto.reencrypt(
+                link.token_encrypted, keys=(*new_keys, *old[1:])
+            )
+            link.save(update_fields=["token_encrypted"])
             count += 1
         # The file changes last and inside the transaction: if writing it fails, the database
         # keeps the secrets encrypted with keys the file still holds.

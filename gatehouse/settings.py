@@ -26,6 +26,9 @@ ALLOWED_HOSTS = [
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.staticfiles",
+    # Its Swagger UI files, served from Gatehouse rather than a CDN (/api/v1/docs works offline).
+    "ninja",
     "gatehouse.directory",
     "gatehouse.access",
     "gatehouse.signin",
@@ -40,15 +43,26 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "gatehouse.signin.middleware.ClientContextMiddleware",
     "gatehouse.api.require_json",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "gatehouse.signin.middleware.SSOSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gatehouse.errors.MethodNotAllowedPage",
 ]
 
 ROOT_URLCONF = "gatehouse.urls"
+CSRF_FAILURE_VIEW = "gatehouse.errors.csrf_failure"
+
+# Gatehouse's own page assets and the API docs' Swagger UI, served by WhiteNoise straight from
+# the packages' static/ folders (no collectstatic step).
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [Path(__file__).resolve().parent / "static"]
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
+WHITENOISE_MAX_AGE = 3600
 ASGI_APPLICATION = "gatehouse.asgi.application"
 
 TEMPLATES = [
@@ -60,7 +74,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.csrf",
-                "gatehouse.signin.middleware.page_context",
+                "gatehouse.branding.page_context",
             ],
             "builtins": [],
         },
@@ -120,6 +134,17 @@ DEFAULT_FROM_EMAIL = SERVER_EMAIL = CONFIG["email.from_address"]
 
 AUTH_USER_MODEL = "directory.User"
 PASSWORD_HASHERS = ["gatehouse.directory.hashers.ConfiguredArgon2PasswordHasher"]
+# Passwords set through Gatehouse (gatehouse/directory/passwords.py).
+_VALIDATION = "django.contrib.auth.password_validation"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"{_VALIDATION}.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": f"{_VALIDATION}.CommonPasswordValidator"},
+    {
+        "NAME": f"{_VALIDATION}.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("username", "email", "display_name")},
+    },
+    {"NAME": "gatehouse.directory.passwords.ContextWordsValidator"},
+]
 ARGON2_TIME_COST = CONFIG["passwords.argon2_time_cost"]
 ARGON2_MEMORY_COST = CONFIG["passwords.argon2_memory_cost"]
 ARGON2_PARALLELISM = CONFIG["passwords.argon2_parallelism"]
@@ -181,7 +206,8 @@ OAUTH2_PROVIDER = {
 }
 
 LANGUAGE_CODE = "en-gb"
-TIME_ZONE = "UTC"
+# Times on pages, and the campaign's days, are in the organisation's zone; stored times are UTC.
+TIME_ZONE = CONFIG["organisation.time_zone"]
 USE_I18N = False
 USE_TZ = True
 

@@ -68,6 +68,8 @@ class ProtectedApp(models.Model):
     first_party = models.BooleanField(default=True)
     # OIDC only: a server-side client that authenticates with a secret (else public, PKCE).
     confidential = models.BooleanField(default=False)
+    # OIDC only: a native app (RFC 8252), whose loopback redirect URIs may name any port.
+    native = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -28,6 +28,7 @@ def as_dict(app: ProtectedApp) -> dict:
         "redirect_uris": list(app.redirect_uris),
         "first_party": app.first_party,
         "confidential": app.confidential,
+        "native": app.native,
     }
 
 
@@ -58,6 +59,7 @@ def save(
     first_party: bool = True,
     app_id: int | None = None,
     confidential: bool = False,
+    native: bool = False,
 ) -> ProtectedApp:
     """Add (app_id None) or replace an app. An OIDC app's name is its client_id, so it cannot
     be renamed; its OAuth client follows every change (gatehouse.providers.oidc.clients)."""
@@ -73,6 +75,8 @@ def save(
         raise AppError("an OIDC app needs one or more redirect URIs and no hosts")
     if confidential and kind != OIDC:
         raise AppError("only an OIDC app can be a confidential client")
+    if native and (kind != OIDC or confidential):
+        raise AppError("only a public OIDC client can be a native app (RFC 8252 section 8.4)")
     if ProtectedApp.objects.filter(name=name).exclude(id=app_id).exists():
         raise AppError(f"an app named '{name}' already exists")
     renamed = ProtectedApp.objects.filter(id=app_id, kind=OIDC).exclude(name=name).first()
@@ -92,13 +96,22 @@ def save(
 
     def change(app: ProtectedApp) -> None:
         app.name, app.kind, app.hosts, app.redirect_uris = name, kind, hosts, uris
-        app.first_party, app.confidential = first_party, confidential
+        app.first_party, app.confidential, app.native = first_party, confidential, native
 
     return trail.save_audited(actor, "app", ProtectedApp, app_id, as_dict, change)
 
 
 def delete(actor: str, app: ProtectedApp) -> None:
     trail.delete_audited(actor, "app", app, as_dict)
+
+
+def launch_url(app: ProtectedApp, scheme: str = "https") -> str:
+    """Where people open the app from their start page: a forward-auth app at its first host
+    (over `scheme`, the public URL's), an OIDC app at the site of its first redirect URI."""
+    if app.kind == FORWARD_AUTH:
+        return f"{scheme}://{app.hosts[0]}/" if app.hosts else ""
+    parts = urlsplit(app.redirect_uris[0]) if app.redirect_uris else None
+    return f"{parts.scheme}://{parts.netloc}/" if parts else ""
 
 
 def app_for(name: str, return_to: str) -> str:

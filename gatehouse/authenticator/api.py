@@ -14,7 +14,7 @@ from ninja import Router, Schema, Status
 from ninja.security import APIKeyHeader
 
 from gatehouse.api import registration_auth
-from gatehouse.authenticator import challenges, devices, pairing, webpush
+from gatehouse.authenticator import challenges, devices, fraud, pairing, webpush
 from gatehouse.enrollment import security_info
 from gatehouse.enrollment.portal_api import MethodOut
 from gatehouse.methods import registry
@@ -68,6 +68,7 @@ class PendingOut(Schema):
     location: str
     time: datetime
     expires_at: datetime
+    report_warning: str
 
 
 class AnswerIn(Schema):
@@ -79,6 +80,7 @@ class AnswerIn(Schema):
 
 class AnswerOut(Schema):
     status: str
+    message: str = ""
 
 
 class SubscriptionIn(Schema):
@@ -186,7 +188,8 @@ def answer(request: HttpRequest, challenge_id: str, body: AnswerIn):
         )
     except challenges.AnswerRefused as exc:
         return _error(exc)
-    return Status(200, {"status": status})
+    message = fraud.reported() if body.decision == "report" else ""
+    return Status(200, {"status": status, "message": message})
 
 
 # --- Security info --------------------------------------------------------------------------

@@ -123,7 +123,7 @@ def create(*, flow_id: str, user, context: Mapping) -> Challenge:
     with transaction.atomic():
         # One at a time per user, so that concurrent sign-ins cannot overrun the limits.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        PushChallenge.objects.filter(flow_id=flow_id, status=PENDING).update(status=EXPIRED)
+        withdraw(flow_id)
         pending = PushChallenge.objects.filter(user=user, status=PENDING, expires_at__gt=now)
         if pending.count() >= MAX_PENDING:
             raise Refused(
@@ -150,6 +150,12 @@ def create(*, flow_id: str, user, context: Mapping) -> Challenge:
     if notified:
         _push(row, devices)
     return _value(row)
+
+
+def withdraw(flow_id: str) -> None:
+    """The sign-in `flow_id` no longer waits for its pending challenge (a new one replaces it,
+    or the person cancelled): phones stop offering it."""
+    PushChallenge.objects.filter(flow_id=flow_id, status=PENDING).update(status=EXPIRED)
 
 
 def _been_there(user, locations: frozenset[str], ip: str | None) -> bool:
@@ -187,14 +193,16 @@ def pending_view(row: PushChallenge) -> dict:
         "location": context["location"],
         "time": context["time"],
         "expires_at": row.expires_at.isoformat(),
+        "report_warning": fraud.warning(),
     }
 
 
 def pending(device: PairedDevice) -> list[dict]:
-    """The challenges waiting for an answer from this device's user, oldest first."""
+    """The challenges waiting for an answer from this device's user, newest first (the sign-in
+    the person has just started is the one they look for)."""
     rows = PushChallenge.objects.filter(
         user_id=device.method.user_id, status=PENDING, expires_at__gt=timezone.now()
-    ).order_by("created_at")
+    ).order_by("-created_at")
     return [pending_view(row) for row in rows]
 
 

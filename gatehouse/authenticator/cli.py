@@ -81,8 +81,9 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     if args.command == "approve":
         status = client.approve(args.id, args.number)
         return OUTCOMES[status], 0 if status == "approved" else EXIT_REFUSED
-    outcome = OUTCOMES[client.deny(args.id, report=args.report)]
-    return outcome + ("; reported to your administrators" if args.report else ""), 0
+    if args.report:
+        return client.report(args.id), 0
+    return OUTCOMES[client.deny(args.id)], 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

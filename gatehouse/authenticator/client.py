@@ -140,13 +140,18 @@ class DeviceClient:
 
     def approve(self, challenge_id: str, number: int) -> str:
         """Approve with the number the sign-in page shows; the challenge's new status."""
-        return self._answer(challenge_id, number, protocol.APPROVE)
+        return self._answer(challenge_id, number, protocol.APPROVE)["status"]
 
     def deny(self, challenge_id: str, report: bool = False) -> str:
         """Deny ("It wasn't me"), and with `report` report it as fraud."""
-        return self._answer(challenge_id, None, protocol.REPORT if report else protocol.DENY)
+        decision = protocol.REPORT if report else protocol.DENY
+        return self._answer(challenge_id, None, decision)["status"]
 
-    def _answer(self, challenge_id: str, number: int | None, decision: str) -> str:
+    def report(self, challenge_id: str) -> str:
+        """Deny and report it as fraud: what the server says it did, and what to do next."""
+        return self._answer(challenge_id, None, protocol.REPORT)["message"]
+
+    def _answer(self, challenge_id: str, number: int | None, decision: str) -> dict:
         state = self.state
         now = int(self.clock())
         try:
@@ -155,7 +160,7 @@ class DeviceClient:
             raise ClientError("invalid_answer", str(exc)) from None
         body = {"decision": decision, "number": number, "time": now, "signature": signature}
         path = f"{API}/challenges/{challenge_id}/answer"
-        return self.request("POST", state.server, path, body, signed_by=state)["status"]
+        return self.request("POST", state.server, path, body, signed_by=state)
 
     def request(
         self, method: str, server: str, path: str, body: dict | None, signed_by: DeviceState | None

@@ -1,7 +1,8 @@
 """Fraud reports: a user who answers a push "It wasn't me — report it" has their push and
 password sign-ins blocked for a while (authenticator.fraud_block, 90 days by default) or until the
-helpdesk lifts it; the report is audited, marked on the sign-in's log event and emailed to
-administrators."""
+helpdesk lifts it — everywhere but on a managed device at a trusted location, where the person
+can be helped, unless authenticator.fraud_block_everywhere; the report is audited, marked on the
+sign-in's log event and emailed to administrators."""
 
 from __future__ import annotations
 
@@ -34,6 +35,41 @@ def blocked_until(user) -> datetime | None:
     """When the user's current block ends, or None when they are not blocked."""
     block = current_block(user)
     return block.until if block else None
+
+
+def blocks(user, trusted: bool, managed: bool) -> bool:
+    """Whether a block refuses this user's password sign-in from here: a trust computer (a
+    managed device at a trusted location) stays open unless the organisation blocks
+    everywhere. Push approvals are refused everywhere while the block lasts."""
+    if blocked_until(user) is None:
+        return False
+    return settings.CONFIG["authenticator.fraud_block_everywhere"] or not (trusted and managed)
+
+
+def _scope() -> str:
+    if settings.CONFIG["authenticator.fraud_block_everywhere"]:
+        return "everywhere"
+    return "everywhere except on the organisation's own computers at its sites"
+
+
+def warning() -> str:
+    """What reporting does, for the phone to say before the button."""
+    helpdesk = settings.CONFIG["organisation.helpdesk"]
+    return (
+        "Reporting refuses this sign-in, tells the security team, and blocks sign-ins to your "
+        f"account with your password or this app {_scope()}, until {helpdesk} lifts the block."
+    )
+
+
+def reported() -> str:
+    """What the phone says once a report is taken: what happened, and what to do next."""
+    helpdesk = settings.CONFIG["organisation.helpdesk"]
+    return (
+        f"Reported. The sign-in was refused and sign-ins to your account are blocked {_scope()}. "
+        f"Contact {helpdesk}: they will check your account with you and lift the block. On one "
+        "of the organisation's computers you can also review your recent sign-ins in Security "
+        "info."
+    )
 
 
 def report(challenge: PushChallenge, device: PairedDevice) -> FraudBlock:
@@ -85,7 +121,8 @@ def _tell_administrators(user, challenge: PushChallenge, until: datetime) -> Non
             f"At: {context.get('time', '')}",
             "",
             "Someone probably knows their password. Their push and password sign-ins are "
-            f"blocked until {until:%Y-%m-%d %H:%M} UTC.",
+            f"blocked {_scope()} until "
+            f"{timezone.localtime(until):%Y-%m-%d %H:%M %Z}.",
             "Once their password has been changed, lift the block with",
             f"  gatehouse users unblock {user.username}",
             f"or POST /api/v1/admin/users/{user.username}/fraud-block/lift.",

@@ -42,6 +42,9 @@ class PairingLink(models.Model):
     """A one-time link (shown as a QR code) that pairs a phone; only its SHA-256 is stored."""
 
     token_hash = models.CharField(max_length=64, unique=True)
+    # The token itself, encrypted (gatehouse.crypto), so that the page showing the code can be
+    # opened again while the link lasts; emptied once it is used.
+    token_encrypted = models.TextField(blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     # The portal session that asked for it, to finish a registration interrupt once paired.
     session_id = models.CharField(max_length=32, blank=True)

@@ -20,7 +20,6 @@ from gatehouse.enrollment.security_info import Refused
 from gatehouse.methods import registry
 from gatehouse.methods.models import AuthMethod
 from gatehouse.methods.totp import qr_svg
-from gatehouse.signin import sessions
 from gatehouse.signin.models import SSOSession
 
 LINK_LIFETIME = timedelta(minutes=10)
@@ -53,13 +52,28 @@ def new_link(session: SSOSession) -> Link:
         PairingLink.objects.filter(user=user, used_at=None).delete()
         link = PairingLink.objects.create(
             token_hash=crypto.digest(token),
+            token_encrypted=crypto.encrypt(token),
             user=user,
             session_id=session.id,
             created_at=now,
             expires_at=now + LINK_LIFETIME,
         )
+    return _shown(link, token)
+
+
+def _shown(link: PairingLink, token: str) -> Link:
     url = protocol.pairing_url(settings.PUBLIC_URL, token)
     return Link(link.id, url, qr_svg(url), link.expires_at)
+
+
+def unused_link(session: SSOSession, link_id: int) -> Link | None:
+    """The session's user's pairing link `link_id` to show again, while it is unused and lasts."""
+    link = PairingLink.objects.filter(
+        id=link_id, user=session.user, used_at=None, expires_at__gt=timezone.now()
+    ).first()
+    if link is None or not link.token_encrypted:
+        return None
+    return _shown(link, crypto.decrypt(link.token_encrypted))
 
 
 def pair(
@@ -98,7 +112,7 @@ def pair(
         user = link.user
         if PairedDevice.objects.filter(method__user=user).count() >= MAX_DEVICES:
             raise Refused("method_limit", f"{MAX_DEVICES} phones are paired already.", status=409)
-        method = AuthMethod.objects.create(user=user, kind=KIND, name=name)
+        method = AuthMethod.objects.create(user=user, kind=KIND, name=_distinct(user, name))
         device = PairedDevice.objects.create(
             method=method,
             device_id=crypto.random_token(18),
@@ -106,11 +120,24 @@ def pair(
             push_subscription=subscription,
             last_seen=now,
         )
-        registry.activate(method)
+        # The phone just paired is the one its owner means to use: their default from now on.
+        registry.activate(method, make_default=True)
         link.device = device
-        link.save(update_fields=["device"])
+        link.token_encrypted = ""
+        link.save(update_fields=["device", "token_encrypted"])
     security_info.added(user, method)
     return device
+
+
+def _distinct(user, name: str) -> str:
+    """`name`, or `name 2`, `name 3`…: two phones both called "Android phone" would look the
+    same in Security info and on the sign-in page."""
+    taken = set(AuthMethod.objects.filter(user=user, kind=KIND).values_list("name", flat=True))
+    number, candidate = 1, name
+    while candidate in taken:
+        number += 1
+        candidate = f"{name[:95]} {number}"
+    return candidate
 
 
 def status(session: SSOSession, link_id: int) -> tuple[str, AuthMethod | None]:
@@ -127,6 +154,6 @@ def status(session: SSOSession, link_id: int) -> tuple[str, AuthMethod | None]:
         return (WAITING if link.expires_at > timezone.now() else EXPIRED), None
     if link.device is None:  # paired, then removed
         return PAIRED, None
-    if session.scope == "register" and link.session_id == session.id:
-        sessions.upgrade(session, list(registry.factor(KIND).amr))
+    if link.session_id == session.id:
+        security_info.proven(session, link.device.method)
     return PAIRED, link.device.method

@@ -4,13 +4,13 @@ process reads them once."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
+
+from gatehouse.assets import Asset
 
 FOLDER = Path(__file__).resolve().parent / "static" / "authenticator"
 PAGE = "index.html"
@@ -42,23 +42,14 @@ PAGE_POLICY = "; ".join(
 )
 
 
-@dataclass(frozen=True)
-class AppFile:
-    body: bytes
-    content_type: str
-    etag: str
-
-
 @cache
-def files() -> dict[str, AppFile]:
+def files() -> dict[str, Asset]:
     """Every file of the app by name, read once."""
-    found = {}
-    for path in sorted(FOLDER.iterdir()):
-        if path.suffix in TYPES:
-            body = path.read_bytes()
-            etag = f'"{hashlib.sha256(body).hexdigest()[:20]}"'
-            found[path.name] = AppFile(body, TYPES[path.suffix], etag)
-    return found
+    return {
+        path.name: Asset.of(path.read_bytes(), TYPES[path.suffix])
+        for path in sorted(FOLDER.iterdir())
+        if path.suffix in TYPES
+    }
 
 
 def _serve(request: HttpRequest, name: str) -> HttpResponse:
@@ -66,13 +57,7 @@ def _serve(request: HttpRequest, name: str) -> HttpResponse:
     if item is None:
         raise Http404(name)
     # Revalidated on every use, so a new version reaches phones at once.
-    if request.headers.get("If-None-Match") == item.etag:
-        response: HttpResponse = HttpResponseNotModified()
-    else:
-        response = HttpResponse(item.body, content_type=item.content_type)
-    response["ETag"] = item.etag
-    response["Cache-Control"] = "no-cache"
-    return response
+    return item.response(request, "no-cache")
 
 
 @require_safe

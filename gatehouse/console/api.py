@@ -1,6 +1,6 @@
-"""The admin API under /api/v1/admin: locations, devices, policies, What-If and the audit trail.
-Bearer-token authentication (`gatehouse tokens create`), administrators only; every change is
-audited with its actor, before and after."""
+"""The admin API under /api/v1/admin: locations, devices, apps, policies, helpdesk actions,
+API tokens, What-If and the audit trail. Bearer-token authentication (`gatehouse tokens
+create`), administrators only; every change is audited with its actor, before and after."""
 
 from __future__ import annotations
 
@@ -20,15 +20,17 @@ from gatehouse.audit.models import AuditEvent
 from gatehouse.authenticator import fraud
 from gatehouse.config import parse_duration
 from gatehouse.console import tokens
+from gatehouse.console.models import ApiToken
 from gatehouse.directory.importer import normalise_username
 from gatehouse.directory.models import User
 from gatehouse.methods import tap
+from gatehouse.signin import sessions
 from gatehouse.signin.throttle_store import throttle
 
 
 class AdminToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str):
-        return tokens.authenticate(token)
+        return tokens.authenticate(token, request.client.ip)
 
 
 router = Router(tags=["admin"], auth=AdminToken())
@@ -172,6 +174,7 @@ class AppIn(Schema):
     redirect_uris: list[str] = []
     first_party: bool = True
     confidential: bool = False
+    native: bool = False
 
 
 class AppOut(AppIn):
@@ -350,6 +353,93 @@ def lift_fraud_block(request: HttpRequest, username: str):
     if not fraud.lift(_user_or_404(username), _actor(request)):
         return Status(404, NOT_BLOCKED)
     return Status(204, None)
+
+
+# --- admin API tokens ----------------------------------------------------------------------
+
+
+class TokenIn(Schema):
+    name: str
+    user: str | None = None
+    lifetime: str = "90d"
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    user: str
+    state: Literal["active", "expired", "revoked"]
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used: datetime | None
+    last_used_ip: str | None
+
+
+class NewTokenOut(TokenOut):
+    token: str
+
+
+@router.get("/tokens", response=list[TokenOut], summary="Admin API tokens")
+def list_tokens(request: HttpRequest, all: bool = False):
+    """The active tokens, oldest first; `all=true` adds the expired and revoked ones."""
+    return [tokens.as_dict(record) for record in tokens.listed(include_ended=all)]
+
+
+@router.post(
+    "/tokens",
+    response={201: NewTokenOut, 400: ErrorOut},
+    summary="Create an admin API token (for yourself unless `user` names another admin)",
+)
+def create_token(request: HttpRequest, body: TokenIn):
+    """`lifetime` 1h to 365d (default 90d). The token is in this answer only."""
+    try:
+        issued = tokens.issue(
+            body.user or request.auth.username,
+            body.name,
+            _actor(request),
+            parse_duration(body.lifetime),
+        )
+    except (ValueError, tokens.TokenError) as exc:
+        return _invalid(exc)
+    return Status(201, {**tokens.as_dict(issued.record), "token": issued.token})
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    response={204: None, 404: ErrorOut, 409: ErrorOut},
+    summary="Revoke a token now",
+)
+def revoke_token(request: HttpRequest, token_id: int):
+    get_object_or_404(ApiToken, id=token_id)
+    try:
+        tokens.revoke(token_id, _actor(request))
+    except tokens.TokenError as exc:
+        return Status(409, {"error": "revoked", "message": str(exc)})
+    return Status(204, None)
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+class EndedOut(Schema):
+    ended: int
+
+
+@router.delete(
+    "/users/{username}/sessions",
+    response=EndedOut,
+    summary="Sign a user out everywhere: end every session, and the apps' tokens with them",
+)
+def end_user_sessions(request: HttpRequest, username: str):
+    return {"ended": sessions.end_by_admin(_actor(request), _user_or_404(username))}
+
+
+@router.delete(
+    "/sessions", response=EndedOut, summary="Sign everyone out: end every session of every user"
+)
+def end_all_sessions(request: HttpRequest):
+    return {"ended": sessions.end_by_admin(_actor(request))}
 
 
 # --- What-If and audit --------------------------------------------------------------------

@@ -2,14 +2,14 @@
 
 from django.db import transaction
 
+from gatehouse.directory import passwords
 from gatehouse.directory.importer import normalise_username
 from gatehouse.directory.models import User
 
 
 def create_admin(username: str, email: str, password: str) -> User:
     """Create an administrator, or make an existing user one and reset their password."""
-    if len(password) < 8:
-        raise ValueError("the password must be at least 8 characters")
+    passwords.check(password, normalise_username(username), email)
     with transaction.atomic():
         user, _ = User.objects.get_or_create(username=normalise_username(username))
         user.email = email or user.email

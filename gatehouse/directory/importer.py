@@ -11,6 +11,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from gatehouse.csvimport import parse_rows
+from gatehouse.directory import passwords
 from gatehouse.directory.models import User
 
 HEADER = ["username", "email", "display_name", "department", "groups", "password"]
@@ -63,11 +64,14 @@ def parse(text: str) -> list[UserRow]:
         group_names = tuple(sorted({g.strip() for g in groups.split(";") if g.strip()}))
         if any(len(g) > 150 for g in group_names):
             raise ValueError("a group name is longer than 150 characters")
-        if password and len(password) < 8:
-            raise ValueError("password is shorter than 8 characters")
+        if password:
+            try:
+                passwords.check(password, username, email, display_name)
+            except passwords.PasswordRefused as exc:
+                raise ValueError(f"password refused: {exc}") from None
         return UserRow(username, email, display_name, department, group_names, password)
 
-    return parse_rows(text, HEADER, row)
+    return parse_rows(text, HEADER, row, as_written=frozenset({"password"}))
 
 
 def apply(rows: list[UserRow]) -> ImportResult:

@@ -1,51 +1,61 @@
-"""The sign-in's question to the directory: whose account is this name, and is this its
-password? The account's source answers — a local user is checked against Gatehouse's own hash
-and never looked up in a directory, a directory user is checked by binding to their directory
-and never against a local hash.
-
-No answer tells an unknown name from a known one: an unknown name gets the same verdict as a
-wrong password, after the same work (a bind to the first directory source when there is one,
-and an Argon2 hash, which every refused directory password also spends)."""
+"""The rules for a password set through Gatehouse (`gatehouse users import`, `createadmin`):
+at least 8 characters and any characters at all (no composition rules, no expiry); not one of
+the 20,000 most common passwords of breach corpora (Django's list); not close to the person's
+own username, email or name; and free of the organisation's context-specific words (ASVS 5.0
+V6.1.2, V6.2). A password is checked and stored exactly as typed, whatever its length."""
 
 from __future__ import annotations
 
-from django.db.models import Q
+import re
 
-from gatehouse.directory import sources
-from gatehouse.directory.models import User
-from gatehouse.directory.sources import local
-from gatehouse.directory.sources.base import Checked, Verdict
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
 
-
-def account(name: str) -> User | None:
-    """The account `name` (already normalised) signs in to: the user with that username, else
-    the one directory user with that sign-in name (userPrincipalName)."""
-    if not name:
-        return None
-    found = list(User.objects.filter(Q(username=name) | Q(sign_in_name=name))[:3])
-    for user in found:
-        if user.username == name:
-            return user
-    return found[0] if len(found) == 1 else None
+# Letters people put in place of others ("R1vers1de", "G@teh0use").
+_LOOKALIKES = str.maketrans("0134578@$!|", "oieastbasil")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+PRODUCT_WORDS = ("gatehouse",)
 
 
-def check(user: User | None, password: str) -> Checked:
-    if user is None:
-        return _unknown(password)
-    if not user.from_directory:
-        return local.check_password(user, password)
-    source = sources.get(user.source)
-    if source is None:
-        local.spend_hashing_time(password)
-        return Checked(Verdict.UNAVAILABLE, f"no directory source '{user.source}' is configured")
-    checked = source.check_password(user.dn, password)
-    if checked.verdict != Verdict.OK:
-        local.spend_hashing_time(password)
-    return checked
+class PasswordRefused(ValueError):
+    """The message names every rule the password breaks."""
 
 
-def _unknown(password: str) -> Checked:
-    directories = list(sources.configured().values())
-    checked = directories[0].check_unknown() if directories else Checked(Verdict.UNKNOWN_USER)
-    local.spend_hashing_time(password)
-    return checked
+def check(password: str, username: str, email: str = "", display_name: str = "") -> None:
+    from gatehouse.directory.models import User
+
+    person = User(username=username, email=email, display_name=display_name)
+    try:
+        password_validation.validate_password(password, person)
+    except ValidationError as exc:
+        raise PasswordRefused(" ".join(exc.messages)) from None
+
+
+def _folded(text: str) -> str:
+    return _NOT_ALNUM.sub("", text.lower().translate(_LOOKALIKES))
+
+
+def context_words() -> list[str]:
+    """The words no password may contain: those of the organisation's name (of 4 letters or
+    more), the product's, and `passwords.context_words` (departments, systems, codenames…)."""
+    named = re.findall(r"[^\W\d_]{4,}", settings.CONFIG["organisation.name"])
+    words = [*named, *PRODUCT_WORDS, *settings.CONFIG["passwords.context_words"]]
+    folded = (_folded(word) for word in words)
+    return sorted({word for word in folded if len(word) >= 3})
+
+
+class ContextWordsValidator:
+    """A Django password validator refusing passwords built on context_words()."""
+
+    def validate(self, password: str, user=None) -> None:
+        typed = _folded(password)
+        found = [word for word in context_words() if word in typed]
+        if found:
+            raise ValidationError(
+                f"This password contains '{found[0]}', a word too easily guessed here.",
+                code="password_context_word",
+            )
+
+    def get_help_text(self) -> str:
+        return "Your password cannot contain the organisation's name or other words of its own."

@@ -1,14 +1,15 @@
 """The registration campaign (docs/registration.md): who must register a second factor by
 when, and what a sign-in without one gets meanwhile — a nudge, a snooze, or no way round it.
 
-Dates are calendar days in the server's time zone (UTC): the deadline is the first day on
-which registration is required, so the day before it is the last with "1 day left"."""
+Dates are calendar days in the organisation's time zone (organisation.time_zone): the deadline
+is the first day on which registration is required, so the day before it is the last with
+"1 day left"."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -23,6 +24,8 @@ from gatehouse.enrollment.models import Campaign, Snooze
 
 NUDGE, SNOOZED = "registration_nudge", "snoozed"
 REQUIRED, BLOCKED = "registration_required", "blocked"
+# Nothing to ask of this sign-in: the password was enough and there is no campaign to remind of.
+GO_ON = "go_on"
 MAX_SNOOZE_DAYS = 14
 MAX_SNOOZES = 50
 
@@ -33,13 +36,21 @@ class CampaignError(ValueError):
 
 @dataclass(frozen=True)
 class RegistrationOutcome:
-    """What a sign-in that needs a second factor gets when the user has none."""
+    """What a sign-in by a user without a second factor gets."""
 
-    status: str  # "registration_nudge" | "snoozed" | "registration_required" | "blocked"
+    status: str  # NUDGE | SNOOZED | REQUIRED | BLOCKED | GO_ON
     reason: str  # a sign-in log reason code (docs/signin-log.md)
     days_left: int | None
     snoozes_left: int | None
     message: str
+    deadline: date | None = None
+    snooze_days: int | None = None
+    # Whether the user may register from where this sign-in comes (a trusted location, or a
+    # Temporary Access Pass); a nudge where they may not offers no "register now".
+    can_register: bool = True
+    # Until when a sign-in let through without the factor may reach its apps (SNOOZED, and a
+    # nudge where registering is not possible, whose "continue" lasts to the deadline).
+    grace_until: datetime | None = None
 
 
 def current() -> Campaign | None:
@@ -200,38 +211,75 @@ def _running(user, now: datetime) -> tuple[Campaign, int] | None:
     return (campaign, left) if left > 0 else None
 
 
-def registration_outcome(user, trusted: bool, now: datetime | None = None) -> RegistrationOutcome:
-    """For a sign-in that policies say needs a second factor, by a user who has none.
+def day_start(day: date) -> datetime:
+    """The first moment of `day` in the organisation's time zone (a deadline's, say)."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
-    Without a campaign for the user, or once its deadline has come or the snoozes are used up,
-    registration is required: at a trusted location they register now, elsewhere the sign-in is
-    blocked. Before that, they are nudged (anywhere), or let through while a snooze lasts."""
+
+def registration_outcome(
+    user, can_register: bool, needed: bool = True, now: datetime | None = None
+) -> RegistrationOutcome:
+    """For a sign-in by a user who has no second factor. `needed`: whether the policies ask
+    this sign-in for one; `can_register`: whether the user may register from where it comes.
+
+    While a campaign for the user runs (its deadline ahead): a snooze in force lets the
+    sign-in through; where registering is possible the user is nudged (register now, or
+    snooze while snoozes are left), and once the snoozes are used up must register; where it
+    is not, a sign-in that needs the factor is told to register from a trusted site by the
+    deadline and may continue. Without such a campaign (none, not in scope, or its deadline
+    has come), a sign-in that needs the factor must register where that is possible and is
+    blocked elsewhere — and one that does not need it is still sent to register if the user is
+    in the campaign whose deadline has passed. Otherwise (GO_ON) there is nothing to ask."""
     now = now or timezone.now()
-    running = _running(user, now)
-    if running is not None:
-        campaign, left = running
+    campaign = current()
+    in_campaign = campaign is not None and in_scope(campaign, user)
+    helpdesk = settings.CONFIG["organisation.helpdesk"]
+    if in_campaign and days_left(campaign, now) > 0:
+        left = days_left(campaign, now)
         taken = _snoozes(campaign, user)
         snoozes_left = max(campaign.snoozes - taken.count(), 0)
         when = day_text(campaign.deadline)
-        if taken.filter(until__gt=now).exists():
+        facts = {
+            "days_left": left,
+            "snoozes_left": snoozes_left,
+            "deadline": campaign.deadline,
+            "snooze_days": campaign.snooze_days,
+            "can_register": can_register,
+        }
+        snooze = taken.filter(until__gt=now).order_by("-until").first()
+        if snooze is not None:
             return RegistrationOutcome(
                 SNOOZED,
                 "registration_snoozed",
-                left,
-                snoozes_left,
-                f"Reminder snoozed. Set up a second way to sign in before {when}.",
+                message=f"Reminder snoozed. Set up a second way to sign in before {when}.",
+                grace_until=min(snooze.until, day_start(campaign.deadline)),
+                **facts,
+            )
+        if not can_register:
+            if not needed:
+                return RegistrationOutcome(GO_ON, "ok", None, None, "")
+            return RegistrationOutcome(
+                NUDGE,
+                NUDGE,
+                message=f"Set up an authenticator app by {when} ({plural(left, 'day')} left), "
+                "from a computer at one of the organisation's sites (or with a Temporary Access "
+                f"Pass from {helpdesk}). After that, signing in from here will need it. You "
+                "can continue for now.",
+                grace_until=day_start(campaign.deadline),
+                **facts,
             )
         if snoozes_left:
             return RegistrationOutcome(
                 NUDGE,
                 NUDGE,
-                left,
-                snoozes_left,
-                f"From {when} you will need a second way to sign in, such as an authenticator "
-                f"app. {plural(left, 'day')} left: set it up now, or snooze this reminder "
-                f"({plural(snoozes_left, 'snooze')} left).",
+                message=f"From {when} you will need a second way to sign in, such as an "
+                f"authenticator app. {plural(left, 'day')} left: set it up now, or snooze this "
+                f"reminder ({plural(snoozes_left, 'snooze')} left).",
+                **facts,
             )
-    if trusted:
+    elif not needed and not in_campaign:
+        return RegistrationOutcome(GO_ON, "ok", None, None, "")
+    if can_register:
         return RegistrationOutcome(
             REQUIRED,
             REQUIRED,
@@ -239,7 +287,8 @@ def registration_outcome(user, trusted: bool, now: datetime | None = None) -> Re
             None,
             "You need to set up a second way to sign in before you can continue.",
         )
-    helpdesk = settings.CONFIG["organisation.helpdesk"]
+    if not needed:
+        return RegistrationOutcome(GO_ON, "ok", None, None, "")
     return RegistrationOutcome(
         BLOCKED,
         "mfa_registration_required",
@@ -247,30 +296,45 @@ def registration_outcome(user, trusted: bool, now: datetime | None = None) -> Re
         None,
         "This sign-in needs a second factor and you have not registered one. Register from a "
         f"computer at one of the organisation's sites, or contact {helpdesk}.",
+        can_register=False,
     )
 
 
-def snooze(user, now: datetime | None = None) -> bool:
-    """Take one snooze for the user: True when this sign-in may go on with the password alone
-    (also when a snooze is already in force, without using another), False when the user has
-    none left, is not in the campaign, or its deadline has come."""
+def snooze(user, now: datetime | None = None) -> datetime | None:
+    """Take one snooze for the user: until when this sign-in's session may go on with the
+    password alone (the snooze's end, never past the deadline; also when a snooze is already
+    in force, without using another), or None when the user has none left, is not in the
+    campaign, or its deadline has come."""
     now = now or timezone.now()
     with transaction.atomic():
         # Lock the user's row so two simultaneous snoozes cannot both take the last one.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         running = _running(user, now)
         if running is None:
-            return False
+            return None
         campaign, _ = running
         taken = _snoozes(campaign, user)
-        if taken.filter(until__gt=now).exists():
-            return True
-        if taken.count() >= campaign.snoozes:
-            return False
-        Snooze.objects.create(
-            campaign=campaign, user=user, at=now, until=now + timedelta(days=campaign.snooze_days)
-        )
-    return True
+        current_snooze = taken.filter(until__gt=now).order_by("-until").first()
+        if current_snooze is None:
+            if taken.count() >= campaign.snoozes:
+                return None
+            current_snooze = Snooze.objects.create(
+                campaign=campaign,
+                user=user,
+                at=now,
+                until=now + timedelta(days=campaign.snooze_days),
+            )
+    return min(current_snooze.until, day_start(campaign.deadline))
+
+
+def reminder_for(user, now: datetime | None = None) -> dict | None:
+    """For the start page of a user who has no second factor: the running campaign's deadline
+    and days left, or None when no campaign asks anything of them now."""
+    running = _running(user, now or timezone.now())
+    if running is None:
+        return None
+    campaign, left = running
+    return {"deadline": campaign.deadline, "days_left": left}
 
 
 def day_text(value: date) -> str:

@@ -3,10 +3,7 @@ what happens when they do (audit, email, finishing a registration interrupt)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
-from django.utils import timezone
 
 from gatehouse.access import devices
 from gatehouse.access.decisions import assess
@@ -19,8 +16,6 @@ from gatehouse.signin import sessions
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SSOSession
 
-RECENT_SIGN_IN = timedelta(minutes=10)
-
 
 class Refused(Exception):
     """The change is not allowed now: `code` for the API, `message` for people."""
@@ -30,28 +25,33 @@ class Refused(Exception):
         self.code, self.message, self.status = code, message, status
 
 
-def may_change(session: SSOSession, client: ClientContext) -> None:
-    """Adding or removing a method needs a sign-in in the last ten minutes and a trusted
-    location or a Temporary Access Pass — always — and whatever else the policies for the
-    "register security info" action demand."""
-    if timezone.now() - session.auth_time > RECENT_SIGN_IN:
-        raise Refused(
-            "reauthentication_required",
-            "For your security, sign in again before changing your security info.",
-            status=401,
-        )
-    with_pass = "tap" in session.amr
-    satisfied = {"mfa"} if "mfa" in session.amr else set()
+def can_register(user, client: ClientContext, amr: list[str]) -> bool:
+    """Whether the user, signed in with `amr` from `client`, may register security info: from a
+    trusted location or with a Temporary Access Pass — always — and when the policies for the
+    "register security info" action allow it."""
+    with_pass = "tap" in amr
+    satisfied = {"mfa"} if "mfa" in amr else set()
     if with_pass:
         satisfied |= {"temporary_access_pass"}
     assessment = assess(
-        session.user,
+        user,
         client.ip,
         devices.classify(client.device_fingerprint),
         action="register",
         satisfied=frozenset(satisfied),
     )
-    if not (assessment.where.trusted or with_pass) or not assessment.decision.allowed:
+    return (assessment.where.trusted or with_pass) and assessment.decision.allowed
+
+
+def may_change(session: SSOSession, client: ClientContext) -> None:
+    """Adding or removing a method needs a sign-in in the last ten minutes and `can_register`."""
+    if not sessions.recently_signed_in(session):
+        raise Refused(
+            "reauthentication_required",
+            "For your security, sign in again before changing your security info.",
+            status=401,
+        )
+    if not can_register(session.user, client, session.amr):
         helpdesk = settings.CONFIG["organisation.helpdesk"]
         raise Refused(
             "registration_location_not_trusted",
@@ -82,22 +82,31 @@ def begin(session: SSOSession, client: ClientContext, kind: str, name: str = "")
 
 
 def confirm(session: SSOSession, client: ClientContext, method_id: int, code: str) -> bool:
+    """Activate the method being added with a code from it; it becomes the default."""
     may_change(session, client)
     method = method_of(session, method_id)
     if method.confirmed:
         raise Refused("already_confirmed", "This method is already active.", status=409)
-    if not registry.confirm(method, code):
+    if not registry.confirm(method, code, make_default=True):
         return False
     added(session.user, method)
-    if session.scope == "register":
-        # Registering proved the new factor: the interrupted sign-in may go on.
-        sessions.upgrade(session, list(registry.factor(method.kind).amr))
+    proven(session, method)
     return True
 
 
+def proven(session: SSOSession, method: AuthMethod) -> None:
+    """Registering a method proved it: a registration-only session counts it and becomes a
+    full one, so the interrupted sign-in may go on. (A full session is left as it was: adding
+    a method at the office is not a second factor for later use from home.)"""
+    if session.scope == "register":
+        sessions.upgrade(session, list(registry.factor(method.kind).amr))
+
+
 def added(user, method: AuthMethod) -> None:
-    """A new method is active: audited, and its owner emailed."""
+    """A new method is active: audited, its owner emailed, and any registration grace of their
+    sessions over (gatehouse.signin.sessions.end_grace)."""
     factor = registry.factor(method.kind)
+    sessions.end_grace(user)
     trail.record(
         f"user:{user.username}",
         "method.add",

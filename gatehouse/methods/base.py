@@ -39,6 +39,10 @@ class Factor(ABC):
     self_service: bool = True
     amr: tuple[str, ...] = ("mfa",)
     satisfies: frozenset[str] = frozenset({"mfa"})
+    # How strongly the factor is preferred as the default (as Microsoft's system-preferred
+    # MFA ranks its app's approvals above codes): a method just set up becomes the default
+    # unless the current default is preferred over it.
+    preference: int = 0
 
     @abstractmethod
     def begin_enrolment(self, user, name: str) -> Enrolment: ...
@@ -53,6 +57,11 @@ class Factor(ABC):
     @abstractmethod
     def verify(self, user, code: str) -> Verified | None:
         """The factor proven by `code` for this user, or None."""
+
+    def was_used(self, user, code: str) -> bool:
+        """Whether a refused `code` is a right one used already (a person is told so, rather
+        than that it is wrong); most factors cannot tell."""
+        return False
 
     def describe(self, method: AuthMethod) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ class PushFactor(Factor):
     # Phones are paired from their own page in Security info (a one-time link), not "add".
     self_service = False
     # RFC 8176 "swk": proof of possession of a software-secured key, the phone's signing key.
+    preference = 2
     amr = ("swk", "mfa")
 
     def begin_enrolment(self, user, name: str) -> Enrolment:

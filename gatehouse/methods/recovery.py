@@ -49,5 +49,13 @@ class RecoveryCodesFactor(Factor):
         AuthMethod.objects.filter(id=method.id).update(last_used_at=now)
         return self.verified(method)
 
+    def was_used(self, user, code: str) -> bool:
+        return RecoveryCode.objects.filter(
+            method__user=user,
+            method__kind=self.kind,
+            code_hash=_digest(code),
+            used_at__isnull=False,
+        ).exists()
+
     def describe(self, method: AuthMethod) -> dict:
         return {**super().describe(method), "remaining": method.codes.filter(used_at=None).count()}

@@ -87,21 +87,29 @@ def offered(user) -> list[dict]:
     return ways
 
 
-def confirm(method: AuthMethod, code: str) -> bool:
-    """Activate a method being added once the user proves it works; the first is the default."""
+def confirm(method: AuthMethod, code: str, make_default: bool = False) -> bool:
+    """Activate a method being added once the user proves it works (see `activate`)."""
     if not factor(method.kind).confirm_enrolment(method, code):
         return False
-    activate(method)
+    activate(method, make_default)
     return True
 
 
-def activate(method: AuthMethod) -> None:
-    """A method proven to work becomes active; the user's first is their default."""
+def activate(method: AuthMethod, make_default: bool = False) -> None:
+    """A method proven to work becomes active. It is the default when it is the user's first,
+    or when asked (the method someone has just set up is the one they mean to use) unless the
+    current default is of a more preferred factor (Factor.preference)."""
     with transaction.atomic():
+        current = AuthMethod.objects.filter(user=method.user, confirmed=True, is_default=True)
+        current = current.exclude(id=method.id).first()
         method.confirmed = True
-        method.is_default = not AuthMethod.objects.filter(
-            user=method.user, confirmed=True, is_default=True
-        ).exists()
+        method.is_default = current is None or (
+            make_default and factor(method.kind).preference >= factor(current.kind).preference
+        )
+        if method.is_default:
+            AuthMethod.objects.filter(user=method.user).exclude(id=method.id).update(
+                is_default=False
+            )
         method.save(update_fields=["confirmed", "is_default"])
 
 

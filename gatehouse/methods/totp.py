@@ -23,9 +23,17 @@ def qr_svg(text: str) -> str:
     return segno.make(text, error="m").svg_inline(omitsize=True, dark="#1b1f24", border=4)
 
 
+def provisioning_uri(method: AuthMethod, secret: str) -> str:
+    """The otpauth:// URI of an app being added: in its QR code, and a link that opens the
+    authenticator app on the phone reading the page."""
+    organisation = settings.CONFIG["organisation.name"]
+    return otp.provisioning_uri(secret, method.user.username, organisation, **method.data)
+
+
 class TotpFactor(Factor):
     kind = "totp"
     label = "Authenticator app"
+    preference = 1
     amr = ("otp", "mfa")
 
     def begin_enrolment(self, user, name: str) -> Enrolment:
@@ -41,9 +49,7 @@ class TotpFactor(Factor):
         method = AuthMethod.objects.create(
             user=user, kind=self.kind, name=name, secret=crypto.encrypt(secret), data=DEFAULTS
         )
-        uri = otp.provisioning_uri(
-            secret, user.username, settings.CONFIG["organisation.name"], **DEFAULTS
-        )
+        uri = provisioning_uri(method, secret)
         return Enrolment(method, {"secret": secret, "otpauth_uri": uri, "qr_svg": qr_svg(uri)})
 
     def confirm_enrolment(self, method: AuthMethod, code: str) -> bool:
@@ -54,6 +60,15 @@ class TotpFactor(Factor):
             if self._accept(method, code):
                 return self.verified(method)
         return None
+
+    def was_used(self, user, code: str) -> bool:
+        for method in AuthMethod.objects.filter(user=user, kind=self.kind, confirmed=True):
+            step = otp.matching_step(
+                crypto.decrypt(method.secret), code, time.time(), **method.data
+            )
+            if step is not None and method.last_step is not None and step <= method.last_step:
+                return True
+        return False
 
     def _accept(self, method: AuthMethod, code: str) -> bool:
         step = otp.matching_step(

@@ -23,14 +23,15 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from gatehouse import generations
+from gatehouse import generations, hotpath, proxycheck
 from gatehouse.access import snapshot
-from gatehouse.signin import client, sessions
+from gatehouse.signin import client, sessions, whoami
 from gatehouse.signin.app_access import ALLOW, DENY, app_access
 from gatehouse.signin.middleware import cert_header_name, trusted_proxies
 
 FORWARD_AUTH, AUTH_REQUEST = "/api/authz/forward-auth", "/api/authz/auth-request"
 ENDPOINTS = (FORWARD_AUTH, AUTH_REQUEST)
+PROBE = proxycheck.PROBE_HEADER.lower()
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
 
 
@@ -83,6 +84,8 @@ _recent: generations.StampedMemo[tuple, Answer] = generations.StampedMemo(
 
 def answer(endpoint: str, method: str, header: Callable[[str], str], peer: str) -> Answer:
     """The answer to a proxy's question. `header(name)` gives a request header ('' if absent)."""
+    if header(PROBE):
+        return _probe_answer(header, peer)
     key = (
         endpoint,
         method,
@@ -122,6 +125,15 @@ def _answer_afresh(endpoint: str, method: str, header: Callable[[str], str], pee
     if header("x-requested-with").lower() == "xmlhttprequest" or not wants_html:
         return _answer(401, location)
     return _answer(302 if asked in {"GET", "HEAD"} else 303, location)
+
+
+def _probe_answer(header: Callable[[str], str], peer: str) -> Answer:
+    """`gatehouse proxy-check` asking through a protected app: what reached Gatehouse, sent
+    back where the sign-in address would go (the one thing every proxy passes to the client:
+    nginx's auth_request keeps only the status and the headers it is told to)."""
+    report = proxycheck.encode(whoami.seen(peer, header))
+    location = f"{settings.PUBLIC_URL}{proxycheck.WHOAMI_PATH}?{proxycheck.ANSWER_PARAM}={report}"
+    return _answer(401, {"Location": location})
 
 
 def _target(scheme: str, host: str, uri: str) -> str:
@@ -197,13 +209,8 @@ def _answer(status: int, headers: dict[str, str]) -> Answer:
 def django_view(request: HttpRequest) -> HttpResponse:
     """The same endpoints inside Django (tests through Django's client; a server without
     gatehouse.asgi in front)."""
-    meta = request.META
-
-    def header(name: str) -> str:
-        key = name.upper().replace("-", "_")
-        return meta.get(key if key in {"CONTENT_TYPE", "CONTENT_LENGTH"} else f"HTTP_{key}", "")
-
-    result = answer(request.path, request.method, header, meta.get("REMOTE_ADDR", ""))
+    header = hotpath.meta_header_reader(request.META)
+    result = answer(request.path, request.method, header, request.META.get("REMOTE_ADDR", ""))
     response = HttpResponse(result.body, status=result.status)
     for name, value in result.headers.items():
         response[name] = value

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from gatehouse.api import session_auth
+from gatehouse.hotpath import meta_header_reader
 from gatehouse.signin import flow as signin_flow
-from gatehouse.signin import longpoll, sessions
+from gatehouse.signin import longpoll, sessions, whoami
 from gatehouse.signin.models import SignInFlow, SSOSession
 
 router = Router(tags=["sign-in"])
@@ -36,13 +38,26 @@ class FlowOut(Schema):
     flow: str
     status: str
     expires_at: datetime
+    username: str | None = Field(None, description='Who is signing in (for "Not you?").')
     reason: str | None = None
     message: str | None = None
     return_to: str | None = None
     methods: list[MethodOffer] | None = None
     days_left: int | None = None
     snoozes_left: int | None = None
-    register_url: str | None = None
+    snooze_days: int | None = Field(None, description="How long a snooze lasts, in days.")
+    deadline: date | None = Field(None, description="The registration campaign's deadline.")
+    can_register: bool | None = Field(
+        None,
+        description="At a nudge: whether registering is possible from here. If not, there is "
+        "no register_url, and `snooze` continues until the deadline without using a snooze.",
+    )
+    register_url: str | None = Field(
+        None,
+        description="Where to register a second factor now: at a nudge where that is "
+        "possible, a registration interrupt, or signed in with a Temporary Access Pass and no "
+        "method yet.",
+    )
     password_change_url: str | None = None
     push: dict | None = None
 
@@ -249,6 +264,43 @@ def signin_push(request: HttpRequest, flow_id: str):
 PUSH_REFUSALS = {"too_many_pending": 429, "too_many_pushes": 429, "fraud_reported": 403}
 
 
+class DeviceSeenOut(Schema):
+    kind: Literal["managed", "personal"]
+    why: str
+    fingerprint: str | None = None
+    device_id: int | None = None
+    name: str | None = None
+
+
+class WhoAmIOut(Schema):
+    address: str | None = Field(description="The client address Gatehouse uses (null: unknown)")
+    address_why: str
+    locations: list[str] = Field(description="The named locations the address is in")
+    trusted: bool = Field(description="Whether any of them is trusted")
+    device: DeviceSeenOut
+    device_why: str
+    peer: str = Field(description="The address the connection came from")
+    peer_trusted: bool = Field(description="Whether that is one of server.trusted_proxies")
+    device_header: str = Field(description="The managed-device header (server.client_cert_header)")
+    headers: dict[str, str | None] = Field(
+        description="The forwarded headers as they arrived: X-Forwarded-For, the device header, "
+        "Remote-User, -Groups, -Name and -Email (null: absent)"
+    )
+    probe: str | None = Field(None, description="The X-Gatehouse-Proxy-Check header sent")
+
+
+@router.get(
+    "/whoami",
+    response=WhoAmIOut,
+    summary="What Gatehouse sees of this request: address, location, trust, device and why",
+)
+def who_am_i(request: HttpRequest, response: HttpResponse):
+    """No sign-in needed: it describes the caller's own request, as every sign-in from here
+    would be judged (docs/proxies/ and `gatehouse proxy-check` use it to check a proxy)."""
+    response["Cache-Control"] = "no-store"
+    return whoami.seen(request.META.get("REMOTE_ADDR", ""), meta_header_reader(request.META))
+
+
 @router.post("/signout", response={204: None}, summary="End the current session")
 def signout(request: HttpRequest, response: HttpResponse):
     if request.sso:
@@ -262,13 +314,39 @@ def my_sessions(request: HttpRequest):
     return [_session_out(s, request.sso) for s in sessions.active_for(request.user)]
 
 
+REAUTHENTICATE = {
+    "error": "reauthentication_required",
+    "message": "For your security, sign in again before ending your other sessions.",
+}
+
+
+class EndedOut(Schema):
+    ended: int
+
+
 @me_router.delete(
-    "/sessions/{session_id}", response={204: None, 404: ErrorOut}, summary="End one of my sessions"
+    "/sessions",
+    response={200: EndedOut, 401: ErrorOut},
+    summary="End all my other sessions (needs a sign-in in the last 10 minutes)",
+)
+def end_my_other_sessions(request: HttpRequest):
+    if not sessions.recently_signed_in(request.sso):
+        return Status(401, REAUTHENTICATE)
+    ended = sessions.end_all("ended_by_user", user=request.user, keep=request.sso)
+    return Status(200, {"ended": ended})
+
+
+@me_router.delete(
+    "/sessions/{session_id}",
+    response={204: None, 401: ErrorOut, 404: ErrorOut},
+    summary="End one of my sessions (another: needs a sign-in in the last 10 minutes)",
 )
 def end_my_session(request: HttpRequest, response: HttpResponse, session_id: str):
     session = next((s for s in sessions.active_for(request.user) if s.id == session_id), None)
     if session is None:
         return Status(404, {"error": "unknown_session"})
+    if session.id != request.sso.id and not sessions.recently_signed_in(request.sso):
+        return Status(401, REAUTHENTICATE)
     sessions.end(session, "ended_by_user")
     if session.id == request.sso.id:
         sessions.clear_cookie(response)

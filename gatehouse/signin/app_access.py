@@ -11,7 +11,7 @@ from django.utils import timezone
 from gatehouse.access import devices, snapshot
 from gatehouse.access.decisions import Assessment, assess
 from gatehouse.methods.registry import satisfied_by
-from gatehouse.signin import log
+from gatehouse.signin import log, sessions
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.flow import factors_can_meet
 from gatehouse.signin.models import SSOSession
@@ -31,6 +31,11 @@ def app_access(
     session: SSOSession, client: ClientContext, app: str, client_type: str = "browser"
 ) -> AppAccess:
     access = _policy_verdict(session, client, app, client_type)
+    if access.verdict == STEP_UP and sessions.in_grace(session):
+        # The registration campaign let this session in without the factor the app wants
+        # (a snooze, or "continue" before the deadline): honoured for as long as that lasts,
+        # else the app would send the person to sign in, and be sent back, forever.
+        access = AppAccess(ALLOW, "", access.assessment)
     frequency = access.assessment.decision.session.sign_in_frequency
     signed_in_for = (timezone.now() - session.auth_time).total_seconds() if frequency else 0
     if access.verdict == ALLOW and frequency and signed_in_for > frequency:

@@ -24,6 +24,7 @@ class SigninConfig(AppConfig):
 
 
 def _sign_out_disabled(sender, user_ids: list[int], **kwargs) -> None:
-    from gatehouse.signin.sessions import end_for_users
+    from gatehouse.signin.sessions import end_all
 
-    end_for_users(user_ids, "user_disabled")
+    for user_id in user_ids:
+        end_all("user_disabled", user=user_id)

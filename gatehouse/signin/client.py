@@ -54,13 +54,14 @@ def is_trusted(address: Address | None, proxies: Sequence[Network]) -> bool:
 def client_ip(peer: str, forwarded_for: str | None, proxies: Sequence[Network]) -> str | None:
     """The right-most address of X-Forwarded-For that is not a trusted proxy, when the socket
     peer is a trusted proxy; otherwise the socket peer. Entries left of the first untrusted hop
-    were written by the client and are never believed."""
+    were written by the client and are never believed. An entry we would believe that is not
+    an address — garbage, or nothing at all between separators (", ,") — makes the client
+    unknown (None), never the proxy."""
     peer_address = parse_address(peer)
     if not is_trusted(peer_address, proxies) or not forwarded_for:
         return str(peer_address) if peer_address else None
-    hops = [h for h in forwarded_for.split(",") if h.strip()]
     nearest = peer_address
-    for hop in reversed(hops):
+    for hop in reversed(forwarded_for.split(",")):
         address = parse_address(hop)
         if address is None:
             # A trusted proxy passed on garbage: fail closed to "unknown", never to the proxy.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -20,10 +20,10 @@ from gatehouse.access.decisions import Assessment, assess
 from gatehouse.access.engine import Decision
 from gatehouse.access.locator import locate
 from gatehouse.authenticator import challenges, fraud
-from gatehouse.directory import passwords
+from gatehouse.directory import credentials
 from gatehouse.directory.importer import normalise_username
 from gatehouse.directory.sources.base import Verdict
-from gatehouse.enrollment import campaign, notices
+from gatehouse.enrollment import campaign, notices, security_info
 from gatehouse.methods import registry
 from gatehouse.signin import log, sessions
 from gatehouse.signin.client import ClientContext
@@ -77,7 +77,7 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
     attempt = _resolved(attempt)
     username = normalise_username(attempt.username)[:150]
     # One account, one throttle: a directory sign-in name counts as the account's username.
-    user = passwords.account(username)
+    user = credentials.account(username)
     username = user.username if user is not None else username
     client = attempt.client
     logged = _logged(username, attempt)
@@ -88,9 +88,9 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
         reason, seconds = wait
         log.record(user=None, result=log.FAILURE, reason=reason, **logged)
         return Outcome(error="throttled", retry_after=seconds)
-    checked = passwords.check(user, attempt.password)
+    checked = credentials.check(user, attempt.password)
     if checked.verdict == Verdict.UNAVAILABLE:
-        # Fail closed, and say why; an unknown name is told the same (passwords.check).
+        # Fail closed, and say why; an unknown name is told the same (credentials.check).
         log.record(user=user, result=log.FAILURE, reason=checked.verdict.value, **logged)
         return Outcome(error="directory_unavailable", message=DIRECTORY_UNAVAILABLE)
     if not checked.verdict.password_was_right:
@@ -107,7 +107,7 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
         return _finish(
             flow, BLOCKED, "account_disabled", f"Your account is disabled. Contact {helpdesk}."
         )
-    if fraud.blocked_until(user) is not None:
+    if fraud.blocks(user, where.trusted, logged["device"].kind == "managed"):
         message = (
             "Sign-ins to your account are blocked because a sign-in was reported as not "
             f"yours. Contact {helpdesk}."
@@ -169,11 +169,14 @@ def verify(flow: SignInFlow, method: str, code: str, current: SSOSession | None 
             _step(flow, method, "locked")
             return Outcome(error="factor_locked", flow=flow)
         return Outcome(error="throttled", retry_after=seconds, flow=flow)
-    verified = registry.factor(kind).verify(user, code)
+    factor = registry.factor(kind)
+    verified = factor.verify(user, code)
     if verified is None:
         left = throttle().factor_failure(user.username, now)
-        _step(flow, method, "failure")
-        return Outcome(error="invalid_code", attempts_left=left, flow=flow)
+        used = factor.was_used(user, code)
+        _step(flow, method, "used" if used else "failure")
+        message = USED_CODE.get(kind, "") if used else ""
+        return Outcome(error="invalid_code", message=message, attempts_left=left, flow=flow)
     throttle().factor_success(user.username)
     if verified.method is not None and kind == "recovery_codes":
         remaining = registry.describe(verified.method)["remaining"]
@@ -184,19 +187,38 @@ def verify(flow: SignInFlow, method: str, code: str, current: SSOSession | None 
     return _decide(flow, current)
 
 
-def start_push(flow: SignInFlow) -> Outcome:
-    """Ask the user's paired phones to approve this sign-in (number matching)."""
+def start_push(flow: SignInFlow, automatic: bool = False) -> Outcome:
+    """Ask the user's paired phones to approve this sign-in (number matching). `automatic`:
+    the page asks by itself when push is the way offered first — for the first request of the
+    sign-in only; any other is sent only when the person asks."""
     if flow.status != MFA_REQUIRED:
         return Outcome(error="wrong_state", flow=flow)
+    if automatic and flow.data.get("push_asked"):
+        return Outcome(flow=flow)
+    flow.data["push_asked"] = True
+    flow.data["message"] = ""
     try:
         challenge = challenges.create(
             flow_id=flow.id, user=flow.user, context={"app": flow.app, "ip": flow.ip}
         )
     except challenges.Refused as refused:
+        flow.data["message"] = refused.message
+        flow.save(update_fields=["data"])
         return Outcome(error=refused.reason, message=refused.message, flow=flow)
     flow.data["push"] = challenge.id
     flow.save(update_fields=["data"])
     return Outcome(flow=flow, push=challenge)
+
+
+def cancel(flow: SignInFlow) -> None:
+    """The person chose "Not you? Cancel": the sign-in ends here, and its phone request too."""
+    challenges.withdraw(flow.id)
+    flow.data.pop("push", None)
+    flow.data["steps"].append({"method": "cancel", "result": "success"})
+    flow.expires_at = timezone.now()
+    with transaction.atomic():
+        flow.save(update_fields=["data", "expires_at"])
+        _log(flow, log.INTERRUPTED, "cancelled")
 
 
 def collect_push(flow: SignInFlow, current: SSOSession | None = None) -> Outcome:
@@ -229,21 +251,51 @@ def collect_push(flow: SignInFlow, current: SSOSession | None = None) -> Outcome
 
 
 PUSH_RETRY = {
-    "wrong_number": "The number chosen on the phone did not match. Send a new request.",
-    "expired": "The request on your phone expired. Send a new one.",
+    "wrong_number": "Wrong number: the number chosen on your phone was not the one shown here, "
+    "so that request was refused. Send a new request and choose the number shown.",
+    "expired": "The request to your phone expired before it was answered. Send a new request.",
+}
+# What a person is told when the code they typed is a right one, already used.
+USED_CODE = {
+    "recovery_codes": "That recovery code has already been used: each code works once. Use "
+    "another of your codes.",
+    "totp": "That code has just been used. Wait for the app to show a new code, then type it.",
 }
 
 
 def nudge(flow: SignInFlow, action: str, current: SSOSession | None = None) -> Outcome:
-    """At a registration nudge: `register` now, or `snooze` and go on with the password."""
+    """At a registration nudge: `register` now, or `snooze` and go on with the password. Where
+    the user may not register (away from a trusted site), `register` is not offered and
+    `snooze` is "continue": it lets this sign-in through until the deadline and counts no
+    snooze, as the user could not have registered."""
     if flow.status != REGISTRATION_NUDGE or action not in {"register", "snooze"}:
         return Outcome(error="wrong_state", flow=flow)
+    data = flow.data
+    can_register = data.get("can_register", True)
     if action == "register":
+        if not can_register:
+            return Outcome(error="wrong_state", flow=flow)
+        if data["requirement"] == "single_factor":
+            # The password was enough: signed in, then on to register.
+            data["then"] = "register"
+            return _authenticate(flow, _assess(flow), reason="ok", current=current)
         return _registration_session(flow, REGISTRATION_NUDGE, "registration_nudge")
-    if not campaign.snooze(flow.user):
+    if not can_register:
+        data["steps"].append({"method": "registration_deferred", "result": "success"})
+        grace = campaign.day_start(date.fromisoformat(data["deadline"]))
+        return _authenticate(flow, _assess(flow), "registration_deferred", current, grace)
+    until = campaign.snooze(flow.user)
+    if until is None:
         return _decide(flow, current)
-    flow.data["steps"].append({"method": "registration_snooze", "result": "success"})
-    return _authenticate(flow, _assess(flow), reason="registration_snoozed", current=current)
+    data["steps"].append({"method": "registration_snooze", "result": "success"})
+    return _authenticate(flow, _assess(flow), "registration_snoozed", current, _grace(until))
+
+
+def _grace(until: datetime) -> datetime:
+    """A snooze's waiver for the session it lets in: to the snooze's end, or — a snooze of no
+    days covers only its own sign-in — for that session's life."""
+    now = timezone.now()
+    return until if until > now else now + sessions.lifetime()
 
 
 def _assess(flow: SignInFlow) -> Assessment:
@@ -270,7 +322,7 @@ def _decide(flow: SignInFlow, current: SSOSession | None) -> Outcome:
         message = decision.message or f"Sign-in blocked. Contact {helpdesk}."
         return _finish(flow, BLOCKED, "policy_block", message)
     if decision.outcome == "allow":
-        return _authenticate(flow, assessment, reason="ok", current=current)
+        return _allowed(flow, assessment, current)
     flow.data["requirement"] = "multi_factor"
     if not factors_can_meet(decision):
         message = decision.message or (
@@ -281,11 +333,44 @@ def _decide(flow: SignInFlow, current: SSOSession | None) -> Outcome:
     if ways:
         flow.data["methods"] = ways
         return _finish(flow, MFA_REQUIRED, "mfa_required", decision.message)
-    outcome = campaign.registration_outcome(flow.user, assessment.where.trusted)
-    flow.data["days_left"] = outcome.days_left
-    flow.data["snoozes_left"] = outcome.snoozes_left
-    if outcome.status == "snoozed":
-        return _authenticate(flow, assessment, reason="registration_snoozed", current=current)
+    return _without_a_factor(flow, assessment, current, needed=True)
+
+
+def _allowed(flow: SignInFlow, assessment: Assessment, current: SSOSession | None) -> Outcome:
+    """The policies let this sign-in in. Someone with a Temporary Access Pass and no method goes
+    on to register one; otherwise the campaign may still ask a user without a method to
+    register, wherever registering is possible (DESIGN §4)."""
+    user, amr = flow.user, flow.data["amr"]
+    if registry.has_methods(user):
+        return _authenticate(flow, assessment, reason="ok", current=current)
+    if "tap" in amr:
+        flow.data["then"] = "register"
+        return _authenticate(flow, assessment, reason="ok", current=current)
+    if campaign.current() is None:
+        return _authenticate(flow, assessment, reason="ok", current=current)
+    return _without_a_factor(flow, assessment, current, needed=False)
+
+
+def _without_a_factor(
+    flow: SignInFlow, assessment: Assessment, current: SSOSession | None, needed: bool
+) -> Outcome:
+    """A user without a second factor: what the registration campaign says this sign-in gets
+    (`needed`: whether the policies ask it for one)."""
+    user = flow.user
+    can_register = security_info.can_register(user, _client(flow), flow.data["amr"])
+    outcome = campaign.registration_outcome(user, can_register, needed)
+    flow.data.update(
+        days_left=outcome.days_left,
+        snoozes_left=outcome.snoozes_left,
+        snooze_days=outcome.snooze_days,
+        deadline=outcome.deadline.isoformat() if outcome.deadline else None,
+        can_register=outcome.can_register,
+    )
+    if outcome.status == campaign.GO_ON:
+        return _authenticate(flow, assessment, reason="ok", current=current)
+    if outcome.status == campaign.SNOOZED:
+        reason = outcome.reason if needed else "ok"
+        return _authenticate(flow, assessment, reason, current, outcome.grace_until)
     if outcome.status == REGISTRATION_REQUIRED:
         return _registration_session(flow, REGISTRATION_REQUIRED, outcome.reason, outcome.message)
     return _finish(flow, outcome.status, outcome.reason, outcome.message)
@@ -303,7 +388,11 @@ def factors_can_meet(decision: Decision) -> bool:
 
 
 def _authenticate(
-    flow: SignInFlow, assessment: Assessment, reason: str, current: SSOSession | None = None
+    flow: SignInFlow,
+    assessment: Assessment,
+    reason: str,
+    current: SSOSession | None = None,
+    grace_until: datetime | None = None,
 ) -> Outcome:
     controls = assessment.decision.session
     new = sessions.create(
@@ -313,6 +402,7 @@ def _authenticate(
         persistent=controls.persistent_browser != "never",
         max_lifetime=controls.sign_in_frequency,
         replaces=current,
+        grace_until=grace_until,
     )
     return _finish(flow, AUTHENTICATED, reason, new_session=new)
 
@@ -451,8 +541,13 @@ def describe(flow: SignInFlow) -> dict:
     """The JSON shape of a flow's state (API and pages alike)."""
     data = flow.data
     body: dict = {"flow": flow.id, "status": flow.status, "expires_at": flow.expires_at}
+    body["username"] = flow.user.username if flow.user else ""
     if flow.status == AUTHENTICATED:
         body["return_to"] = flow.return_to or settings.PUBLIC_URL + "/"
+        if data.get("then") == "register":
+            # Signed in with a Temporary Access Pass (or chose "set it up now") and no method
+            # yet: on to register one, then to return_to.
+            body["register_url"] = REGISTER_URL
         return body
     body["reason"] = flow.reason
     body["message"] = data.get("message", "")
@@ -469,8 +564,15 @@ def describe(flow: SignInFlow) -> dict:
                 "expires_at": push.expires_at,
             }
     if flow.status == REGISTRATION_NUDGE:
-        body["days_left"] = data.get("days_left")
-        body["snoozes_left"] = data.get("snoozes_left")
-    if flow.status in (REGISTRATION_NUDGE, REGISTRATION_REQUIRED):
-        body["register_url"] = "/security-info"
+        for key in ("days_left", "snoozes_left", "snooze_days", "deadline"):
+            body[key] = data.get(key)
+        body["can_register"] = data.get("can_register", True)
+    if flow.status == REGISTRATION_REQUIRED or (
+        flow.status == REGISTRATION_NUDGE and body["can_register"]
+    ):
+        body["register_url"] = REGISTER_URL
     return body
+
+
+# The guided set-up of a second factor (gatehouse.enrollment.views).
+REGISTER_URL = "/security-info/setup"

@@ -40,9 +40,51 @@ REASONS = {
     "fraud_reported": "The user reported the sign-in as not theirs; sign-ins are blocked.",
     "registration_nudge": "A second factor would be required; the user was asked to register.",
     "registration_snoozed": "The user put off registering; signed in with the password alone.",
+    "registration_deferred": "Before the campaign's deadline, from where registering is not "
+    "possible; signed in with the password alone, told to register from a trusted site.",
     "registration_required": "A second factor is required and the user must register one now.",
     "mfa_registration_required": "A second factor is required, none is registered, and "
     "registering is not possible from here.",
+    "cancelled": 'The person cancelled the sign-in at its second step ("Not you?").',
+}
+
+# What people read about their own sign-ins (/security-info/sign-ins), by reason code.
+FOR_PEOPLE = {
+    "ok": "Signed in",
+    "bad_password": "Wrong password",
+    "unknown_user": "Unknown username",
+    "account_disabled": "Refused: the account is disabled",
+    "directory_unavailable": "Refused: the organisation's directory could not be reached",
+    "directory_locked": "Refused: the account is locked in the directory",
+    "password_expired": "Refused: the password has expired",
+    "password_must_change": "Refused: the password must be changed first",
+    "account_expired": "Refused: the account has expired",
+    "logon_hours": "Refused: not allowed at this time",
+    "workstation_restricted": "Refused: not allowed from this computer",
+    "account_locked": "Refused: too many wrong passwords",
+    "source_throttled": "Refused: too many attempts from this address",
+    "policy_block": "Refused by the organisation's rules",
+    "managed_device_required": "Refused: needs one of the organisation's computers",
+    "mfa_required": "Not finished: the second step was not done",
+    "invalid_code": "Not finished: a wrong code was entered",
+    "factor_locked": "Locked: too many wrong codes",
+    "push_denied": "Denied on your phone",
+    "fraud_reported": "Reported as not you",
+    "registration_nudge": "Not finished: asked to set up a second way to sign in",
+    "registration_snoozed": "Signed in (setting up put off)",
+    "registration_deferred": "Signed in (set-up due by the deadline)",
+    "registration_required": "Asked to set up a second way to sign in",
+    "mfa_registration_required": "Refused: no second way to sign in is set up",
+    "cancelled": "Cancelled",
+}
+# The steps of a sign-in, as people call them.
+STEP_NAMES = {
+    "password": "password",
+    "session": "earlier sign-in",
+    "totp": "authenticator app code",
+    "push": "phone approval",
+    "recovery_code": "recovery code",
+    "tap": "Temporary Access Pass",
 }
 
 

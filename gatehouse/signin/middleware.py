@@ -56,11 +56,3 @@ class SSOSessionMiddleware:
         if token and request.sso is None and sessions.COOKIE not in response.cookies:
             sessions.clear_cookie(response)
         return response
-
-
-def page_context(request) -> dict:
-    return {
-        "organisation": settings.CONFIG["organisation.name"],
-        "helpdesk": settings.CONFIG["organisation.helpdesk"],
-        "signed_in_user": getattr(request, "user", None),
-    }

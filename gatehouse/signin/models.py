@@ -41,6 +41,10 @@ class SSOSession(models.Model):
     persistent = models.BooleanField(default=True)
     # "full", or "register": signed in only to register a second factor before going on.
     scope = models.CharField(max_length=16, default="full")
+    # Until when the registration campaign waives a second factor this session lacks (the
+    # user snoozed the nudge, or may not register from where they signed in before the
+    # deadline): apps' checks honour it, so the sign-in reaches the app it was for.
+    grace_until = models.DateTimeField(null=True)
 
     class Meta:
         indexes = [models.Index(fields=["user", "ended_at"])]

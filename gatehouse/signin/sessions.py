@@ -1,5 +1,5 @@
 """SSO sessions: created at sign-in with a fresh id, bounded by an absolute lifetime and an idle
-timeout, listed and ended by their owner."""
+timeout, listed and ended by their owner or an administrator."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from gatehouse import crypto, generations, hotpath
+from gatehouse.audit import trail
 from gatehouse.signin import signals
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SSOSession
@@ -20,6 +21,8 @@ COOKIE = settings.SESSION_COOKIE_NAME
 GENERATION = "sessions"
 # last_seen is written at most this often, so that reads do not each become a write.
 TOUCH_INTERVAL = timedelta(seconds=60)
+# Changing security info or ending one's other sessions needs a sign-in at most this old.
+RECENT_SIGN_IN = timedelta(minutes=10)
 
 
 @cache
@@ -46,9 +49,11 @@ def create(
     max_lifetime: int | None = None,
     replaces: SSOSession | None = None,
     scope: str = "full",
+    grace_until: datetime | None = None,
 ) -> NewSession:
     """A new session with a new id; the one it replaces (if any) ends, so ids rotate at sign-in.
-    `max_lifetime` (a policy's sign-in frequency, seconds) shortens the absolute lifetime."""
+    `max_lifetime` (a policy's sign-in frequency, seconds) shortens the absolute lifetime;
+    `grace_until` is the registration campaign's waiver of a missing second factor."""
     if replaces is not None:
         end(replaces, "replaced")
     now = timezone.now()
@@ -66,6 +71,7 @@ def create(
         amr=amr,
         persistent=persistent,
         scope=scope,
+        grace_until=grace_until,
     )
     if replaces is not None:
         signals.session_replaced.send(sender=SSOSession, old=replaces, new=session)
@@ -128,6 +134,18 @@ def upgrade(session: SSOSession, amr: list[str]) -> None:
     generations.bump(GENERATION)
 
 
+def in_grace(session: SSOSession, now: datetime | None = None) -> bool:
+    """Whether the registration campaign still waives the second factor this session lacks."""
+    return session.grace_until is not None and (now or timezone.now()) < session.grace_until
+
+
+def end_grace(user) -> None:
+    """The user has registered a second factor: their sessions' waivers end (apps that want
+    one now ask for it, which the user can give)."""
+    if SSOSession.objects.filter(user=user, grace_until__isnull=False).update(grace_until=None):
+        generations.bump(GENERATION)
+
+
 def end(session: SSOSession, reason: str) -> None:
     hotpath.may_block()
     now = timezone.now()
@@ -141,15 +159,31 @@ def end(session: SSOSession, reason: str) -> None:
         signals.session_ended.send(sender=SSOSession, session=session, reason=reason)
 
 
-def end_for_users(user_ids: list[int], reason: str) -> int:
-    """End every session of these users (a directory disabled them); how many ended."""
-    open_sessions = SSOSession.objects.filter(user_id__in=user_ids, ended_at__isnull=True)
+def end_all(reason: str, user=None, keep: SSOSession | None = None) -> int:
+    """End every open session — of `user`, or everyone's — except `keep`; how many."""
+    sessions = SSOSession.objects.filter(ended_at__isnull=True, expires_at__gt=timezone.now())
+    if user is not None:
+        sessions = sessions.filter(user=user)
+    if keep is not None:
+        sessions = sessions.exclude(pk=keep.pk)
     ended = 0
-    for session in open_sessions.select_related("user"):
+    for session in sessions.select_related("user").iterator():
         end(session, reason)
         ended += 1
-    generations.bump(GENERATION)
     return ended
+
+
+def end_by_admin(actor: str, user=None) -> int:
+    """An administrator signs `user` — or everyone — out everywhere (their apps' tokens go
+    with the sessions); audited. How many sessions ended."""
+    ended = end_all("ended_by_admin", user=user)
+    target = f"user:{user.username}" if user is not None else "sessions:all"
+    trail.record(actor, "sessions.end", target, ended=ended)
+    return ended
+
+
+def recently_signed_in(session: SSOSession) -> bool:
+    return timezone.now() - session.auth_time <= RECENT_SIGN_IN
 
 
 def active_for(user) -> list[SSOSession]:

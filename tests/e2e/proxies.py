@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.e2e import liveserver
+from tests.e2e import authelia_snippets, liveserver
 from tests.e2e.liveserver import PASSWORD, LiveServer, free_port, ok, stop_process
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "proxies"
@@ -194,6 +194,7 @@ PEOPLE = {
     "ward-nurse": ("Wendy Ward", "Staff"),
     "home-nurse": ("Hal Home", "Staff"),
     "forging-nurse": ("Fay Forger", "Staff"),
+    "spoofing-nurse": ("Sid Spoofer", "Staff"),
     "locum": ("Lee Locum", "Locums"),
 }
 # The policy the blocked test meets, beside the default set switched on.
@@ -369,11 +370,12 @@ class Browser:
         assert response.is_redirect, (response.status_code, response.text[:500])
         return self.get(urljoin(self.url, response.headers["location"]))
 
-    def sign_in(self, username: str) -> dict:
+    def sign_in(self, username: str, headers: Mapping[str, str] | None = None) -> dict:
         """A password sign-in through the proxy to Gatehouse's API; the flow's state."""
         response = self.post(
             f"https://{SIGNIN_HOST}/api/v1/signin",
             json={"username": username, "password": PASSWORD},
+            headers=headers,
         )
         assert response.status_code == 200, response.text
         return response.json()
@@ -468,20 +470,39 @@ http {{
     set_real_ip_from 127.0.0.1;
     real_ip_header X-Forwarded-For;
 
-    include {folder}/gatehouse-site.conf;
+    include {folder}/{sites};
 }}
 """
 
 
 @contextlib.contextmanager
-def nginx(folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int) -> Iterator[Proxy]:
-    """Debian's nginx running docs/proxies/nginx.md's configuration for APP_HOST."""
+def _nginx_serving(
+    folder: Path, pki: Pki, port: int, files: Mapping[str, str], sites: str
+) -> Iterator[Proxy]:
+    """Debian's nginx on 127.0.0.1:port with `files` (relative path -> text) written in
+    `folder`, and NGINX_MAIN including the site files matching `sites`."""
     binary = require_nginx()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "tmp").mkdir(exist_ok=True)
-    port = free_port()
+    (folder / "tmp").mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    config = folder / "nginx.conf"
+    config.write_text(NGINX_MAIN.format(njs=NJS_MODULE, folder=folder, sites=sites))
+    command = [binary, "-p", str(folder), "-c", str(config), "-e", str(folder / "error.log")]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, f"nginx -t refused the configuration:\n{checked.stderr}"
+    with _running("nginx", command, folder, port, pki) as proxy:
+        yield proxy
+
+
+@contextlib.contextmanager
+def nginx(
+    folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int, port: int | None = None
+) -> Iterator[Proxy]:
+    """Debian's nginx running docs/proxies/nginx.md's configuration for APP_HOST, on `port`
+    (a free one unless given)."""
+    port = port or free_port()
     script = folder / "gatehouse.js"
-    script.write_text(documented("nginx", "js"))
     site = substitute(
         documented("nginx", "nginx"),
         {
@@ -498,13 +519,45 @@ def nginx(folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int) -> It
             DOC_UPSTREAM: f"127.0.0.1:{upstream_port}",
         },
     )
-    (folder / "gatehouse-site.conf").write_text(site)
-    config = folder / "nginx.conf"
-    config.write_text(NGINX_MAIN.format(njs=NJS_MODULE, folder=folder))
-    command = [binary, "-p", str(folder), "-c", str(config), "-e", str(folder / "error.log")]
-    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
-    assert checked.returncode == 0, f"nginx -t refused the configuration:\n{checked.stderr}"
-    with _running("nginx", command, folder, port, pki) as proxy:
+    files = {script.name: documented("nginx", "js"), "gatehouse-site.conf": site}
+    with _nginx_serving(folder, pki, port, files, "gatehouse-site.conf") as proxy:
+        yield proxy
+
+
+def substitute_all(files: Mapping[str, str], replacements: Mapping[str, str]) -> dict[str, str]:
+    """substitute() over several files: each value replaced must occur in one of them."""
+    for old in replacements:
+        assert any(old in text for text in files.values()), f"no file contains {old!r} any more"
+    replaced = {}
+    for name, text in files.items():
+        for old, new in replacements.items():
+            text = text.replace(old, new)
+        replaced[name] = text
+    return replaced
+
+
+@contextlib.contextmanager
+def authelia_nginx(
+    folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int
+) -> Iterator[Proxy]:
+    """Debian's nginx running Authelia's published snippets (tests/e2e/authelia_snippets.py)
+    for APP_HOST, with nothing added: no client certificates, no device header."""
+    port = free_port()
+    files = substitute_all(
+        authelia_snippets.NGINX_FILES,
+        {
+            "/config/nginx/snippets/": f"{folder}/snippets/",
+            "/config/nginx/tls/server.pem": str(pki.server_cert),
+            "/config/nginx/tls/server.key": str(pki.server_key),
+            "listen 443 ssl http2;": f"listen 127.0.0.1:{port} ssl;",
+            "listen 80;": f"listen 127.0.0.1:{free_port()};",
+            "auth.*": f"{SIGNIN_HOST.split('.')[0]}.*",
+            "nextcloud.*": f"{APP_HOST.split('.')[0]}.*",
+            "http://authelia:9091": f"http://127.0.0.1:{gatehouse_port}",
+            "http://nextcloud;": f"http://127.0.0.1:{upstream_port};",
+        },
+    )
+    with _nginx_serving(folder, pki, port, files, "site-confs/*.conf") as proxy:
         yield proxy
 
 
@@ -523,30 +576,11 @@ TRUST_BALANCER = "trusted_proxies 127.0.0.1/32"
 
 
 @contextlib.contextmanager
-def caddy(folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int) -> Iterator[Proxy]:
-    """Debian's Caddy running docs/proxies/caddy.md's Caddyfile for APP_HOST."""
+def _caddy_serving(folder: Path, pki: Pki, port: int, caddyfile: str) -> Iterator[Proxy]:
     binary = require_caddy()
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    gatehouse_site, forward_auth = (
-        f"reverse_proxy {DOC_GATEHOUSE} {{",
-        "uri /api/authz/forward-auth",
-    )
-    site = substitute(
-        documented("caddy", "caddyfile"),
-        {
-            f"{DOC_SIGNIN_HOST} {{": f"https://{SIGNIN_HOST}:{port} {{\n\tbind 127.0.0.1",
-            f"{DOC_APP_HOST} {{": f"https://{APP_HOST}:{port} {{\n\tbind 127.0.0.1",
-            "\ttls {": f"\ttls {pki.server_cert} {pki.server_key} {{",
-            "/etc/caddy/devices-ca.pem": str(pki.ca),
-            gatehouse_site: f"{gatehouse_site}\n\t\t{TRUST_BALANCER}",
-            forward_auth: f"{forward_auth}\n\t\t\t{TRUST_BALANCER}",
-            DOC_GATEHOUSE: f"127.0.0.1:{gatehouse_port}",
-            DOC_UPSTREAM: f"127.0.0.1:{upstream_port}",
-        },
-    )
     config = folder / "Caddyfile"
-    config.write_text(CADDY_GLOBAL + site)
+    config.write_text(CADDY_GLOBAL + caddyfile)
     command = [binary, "run", "--config", str(config), "--adapter", "caddyfile"]
     # Caddy keeps state under $HOME / XDG folders: keep them in the test's folder.
     home = {"HOME": str(folder), "XDG_DATA_HOME": str(folder), "XDG_CONFIG_HOME": str(folder)}
@@ -554,12 +588,73 @@ def caddy(folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int) -> It
         yield proxy
 
 
-STARTERS = {"nginx": (require_nginx, nginx), "caddy": (require_caddy, caddy)}
+def _caddy_site(host: str, port: int) -> str:
+    """A documented site's first line, made a loopback site of this run."""
+    return f"https://{host}:{port} {{\n\tbind 127.0.0.1"
+
+
+@contextlib.contextmanager
+def caddy(folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int) -> Iterator[Proxy]:
+    """Debian's Caddy running docs/proxies/caddy.md's Caddyfile for APP_HOST."""
+    port = free_port()
+    gatehouse_site, forward_auth = (
+        f"reverse_proxy {DOC_GATEHOUSE}\n",
+        "uri /api/authz/forward-auth",
+    )
+    site = substitute(
+        documented("caddy", "caddyfile"),
+        {
+            f"{DOC_SIGNIN_HOST} {{": _caddy_site(SIGNIN_HOST, port),
+            f"{DOC_APP_HOST} {{": _caddy_site(APP_HOST, port),
+            "\ttls {": f"\ttls {pki.server_cert} {pki.server_key} {{",
+            "/etc/caddy/devices-ca.pem": str(pki.ca),
+            gatehouse_site: f"{gatehouse_site.strip()} {{\n\t\t\t{TRUST_BALANCER}\n\t\t}}\n",
+            forward_auth: f"{forward_auth}\n\t\t\t{TRUST_BALANCER}",
+            DOC_GATEHOUSE: f"127.0.0.1:{gatehouse_port}",
+            DOC_UPSTREAM: f"127.0.0.1:{upstream_port}",
+        },
+    )
+    with _caddy_serving(folder, pki, port, site) as proxy:
+        yield proxy
+
+
+@contextlib.contextmanager
+def authelia_caddy(
+    folder: Path, pki: Pki, gatehouse_port: int, upstream_port: int
+) -> Iterator[Proxy]:
+    """Debian's Caddy running Authelia's published Caddyfile (tests/e2e/authelia_snippets.py)
+    for APP_HOST, with only this run's TLS and the test's load balancer added."""
+    port = free_port()
+    tls = f"\n\ttls {pki.server_cert} {pki.server_key}"
+    site = substitute(
+        authelia_snippets.CADDYFILE,
+        {
+            "auth.example.com {": _caddy_site(SIGNIN_HOST, port) + tls,
+            "nextcloud.example.com {": _caddy_site(APP_HOST, port) + tls,
+            "reverse_proxy authelia:9091\n": (
+                f"reverse_proxy 127.0.0.1:{gatehouse_port} {{\n\t\t{TRUST_BALANCER}\n\t}}\n"
+            ),
+            "forward_auth authelia:9091 {": (
+                f"forward_auth 127.0.0.1:{gatehouse_port} {{\n\t\t{TRUST_BALANCER}"
+            ),
+            "reverse_proxy nextcloud:80": f"reverse_proxy 127.0.0.1:{upstream_port}",
+        },
+    )
+    with _caddy_serving(folder, pki, port, site) as proxy:
+        yield proxy
+
+
+STARTERS = {
+    "nginx": (require_nginx, nginx),
+    "caddy": (require_caddy, caddy),
+    "authelia-nginx": (require_nginx, authelia_nginx),
+    "authelia-caddy": (require_caddy, authelia_caddy),
+}
 
 
 @contextlib.contextmanager
 def webmail_behind(name: str, folder: Path) -> Iterator[Proxy]:
-    """The proxy `name` ("nginx" or "caddy") serving the upstream app as APP_HOST and
+    """The proxy `name` (a key of STARTERS) serving the upstream app as APP_HOST and
     Gatehouse as SIGNIN_HOST, with protected_webmail() behind it."""
     required, start = STARTERS[name]
     required()  # before anything starts
@@ -570,6 +665,24 @@ def webmail_behind(name: str, folder: Path) -> Iterator[Proxy]:
         start(folder / name, pki, server.port, upstream_port) as proxy,
     ):
         yield proxy
+
+
+def proxy_check(proxy: Proxy, source: str = "127.0.0.2") -> subprocess.CompletedProcess[str]:
+    """`gatehouse proxy-check` through `proxy`, of Gatehouse's own site and of the app, from
+    `source`: by default an address the proxy does not trust as a load balancer, as a
+    browser's would be."""
+    hosts = (SIGNIN_HOST, APP_HOST)
+    command = [liveserver.GATEHOUSE, "proxy-check", *(f"https://{h}:{proxy.port}/" for h in hosts)]
+    for host in hosts:
+        command += ["--resolve", f"{host}:{proxy.port}:127.0.0.1"]
+    command += ["--cacert", str(proxy.pki.ca), "--source", source]
+    return subprocess.run(
+        command, env=liveserver.child_env(), capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+CLAIMED_DEVICE = "X-Client-Cert-SHA256"
+OWN_SITE, FORWARD_AUTH = "reached Gatehouse's own site", "reached a protected app's forward auth"
 
 
 # --- what every proxy snippet must achieve ----------------------------------------------------
@@ -641,5 +754,41 @@ class BehindEveryProxy:
         assert elsewhere.get(INBOX).status_code == 302
         # At the trust site, without the certificate, sending its fingerprint: replaced.
         forger = Browser(proxy, TRUST_SITE, cookies=cookies)
-        claimed = {"X-Client-Cert-SHA256": proxy.pki.device_fingerprint}
+        claimed = {CLAIMED_DEVICE: proxy.pki.device_fingerprint}
         assert forger.get(INBOX, headers=claimed).status_code == 302
+
+    def test_a_password_alone_never_passes_for_a_managed_device_by_its_fingerprint(
+        self, proxy: Proxy
+    ) -> None:
+        spoofer = Browser(proxy, TRUST_SITE)
+        claimed = {CLAIMED_DEVICE: proxy.pki.device_fingerprint}
+        state = spoofer.sign_in("spoofing-nurse", headers=claimed)
+        assert state["status"] == "registration_required", state
+
+    def test_whoami_shows_what_gatehouse_sees_through_the_proxy(self, proxy: Proxy) -> None:
+        whoami = f"https://{SIGNIN_HOST}/api/v1/whoami"
+        seen = Browser(proxy, TRUST_SITE, device=True).get(whoami).json()
+        assert (seen["address"], seen["locations"], seen["trusted"]) == (
+            TRUST_SITE,
+            ["Trust sites"],
+            True,
+        )
+        assert seen["device"]["kind"] == "managed" and seen["device"]["name"] == "Ward PC 7", seen
+        assert seen["device_why"] == "the certificate of the managed device Ward PC 7"
+        forged = {CLAIMED_DEVICE: proxy.pki.device_fingerprint, "Remote-User": "admin"}
+        seen = Browser(proxy, HOME).get(whoami, headers=forged).json()
+        assert (seen["address"], seen["trusted"]) == (HOME, False)
+        assert (seen["device"]["kind"], seen["device"]["why"]) == ("personal", "no_certificate")
+        assert seen["headers"]["Remote-User"] is None and seen["headers"][CLAIMED_DEVICE] is None, (
+            seen
+        )
+
+    @pytest.mark.once
+    def test_proxy_check_finds_nothing_forged_through_the_shipped_snippet(
+        self, proxy: Proxy
+    ) -> None:
+        result = proxy_check(proxy)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert OWN_SITE in result.stdout and FORWARD_AUTH in result.stdout
+        assert "FORGED" not in result.stdout
+        assert result.stdout.count("ok      ") == 12  # 6 headers, through each of 2 sites

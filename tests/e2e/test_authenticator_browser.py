@@ -68,10 +68,10 @@ def pair_in_app(app: Page, name: str) -> None:
 
 
 def push_number(desktop: Page, username: str) -> int:
-    """From home: the password, then "Send request" on the second-factor page; the number."""
+    """From home: the password, then the second-factor page, which sends the request by
+    itself; the number it shows."""
     sign_in(desktop, username)
     expect(desktop.get_by_role("heading", name="Verify it's you")).to_be_visible()
-    desktop.get_by_role("button", name="Send request").click()
     number = desktop.locator("#push-number")
     expect(number).to_be_visible()
     return int(number.inner_text())
@@ -90,16 +90,17 @@ def test_the_installed_app_pairs_and_approves_a_sign_in_from_home(
     phone = context_at(browser, site, OFFICE, **PHONE)
     desktop = context_at(browser, site, HOME)
     try:
-        # On the phone, at the trust site: the registration interrupt sends Ana to pair.
+        # On the phone, at the trust site: the registration interrupt sends Ana to set up.
         portal = phone.new_page()
         sign_in(portal, "pwa-ana")
-        expect(portal.get_by_role("heading", name="Security info")).to_be_visible()
-        portal.get_by_role("button", name="Pair a phone").click()
+        expect(portal.get_by_role("heading", name="More information required")).to_be_visible()
+        portal.get_by_role("button", name="Set up the Gatehouse Authenticator").click()
         link = portal.get_by_role("link", name="Open the pairing link on this phone")
         app = phone.new_page()
         app.goto(link.get_attribute("href"))
         pair_in_app(app, "Ana's phone")
-        expect(portal.locator("#pairing-status")).to_have_text("Paired: Ana's phone")
+        expect(portal.get_by_role("heading", name="Success!")).to_be_visible(timeout=10_000)
+        expect(portal.get_by_role("status").first).to_contain_text("Ana's phone")
 
         # Installable: a valid manifest, and the service worker controls /authenticator/.
         manifest_url = app.locator("link[rel=manifest]").get_attribute("href")
@@ -171,14 +172,17 @@ def test_a_request_reported_from_the_app_blocks_the_user_until_the_helpdesk_lift
         expect(card.get_by_role("alert")).to_contain_text("Reported.")
 
         expect(signin.get_by_role("heading", level=1)).to_have_text(
-            "You can't sign in here", timeout=5_000
+            "Sign-in reported as not you", timeout=5_000
         )
-        expect(signin.get_by_text("Reference: fraud_reported")).to_be_visible()
+        expect(signin.get_by_text("Reference for the helpdesk: fraud_reported")).to_be_visible()
 
-        # Blocked everywhere now, even at the trust site, until the helpdesk lifts the block.
+        # Blocked now, even at the trust site on a personal phone (only a trust computer at a
+        # trust site stays open), until the helpdesk lifts the block.
         office_page = phone.new_page()
         sign_in(office_page, "pwa-ben")
-        expect(office_page.get_by_text("Reference: fraud_reported")).to_be_visible()
+        expect(
+            office_page.get_by_text("Reference for the helpdesk: fraud_reported")
+        ).to_be_visible()
         assert "lifted" in ok(site.cli("users", "unblock", "pwa-ben"))
         sign_in(signin, "pwa-ben")
         expect(signin.get_by_role("heading", name="Verify it's you")).to_be_visible()

@@ -112,7 +112,8 @@ def test_a_push_reported_as_not_theirs_blocks_sign_ins(mission, tmp_path):
     http, flow, push = push_from_home(mission, "porter1")
     with contextlib.closing(http):
         thread, answers = long_poll(http, flow)
-        assert "reported" in ok(phone(state, "deny", push["challenge"], "--report"))
+        told = ok(phone(state, "deny", push["challenge"], "--report"))
+        assert told.startswith("Reported.") and "helpdesk" in told
         thread.join(30)
         assert answers and answers[0]["status"] == "blocked"
         assert answers[0]["reason"] == "fraud_reported"

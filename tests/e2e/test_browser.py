@@ -41,12 +41,12 @@ def test_sign_in_wrong_password_sessions_and_sign_out(browser: Browser, server: 
     assert page.url == f"{server.base_url}/"
 
     page.get_by_role("link", name="Your active sessions").click()
-    this_browser = page.get_by_role("row").filter(has_text="(this browser)")
+    this_browser = page.get_by_role("listitem").filter(has_text="this browser")
     expect(this_browser).to_have_count(1)
     expect(this_browser).to_contain_text("Chrome on Linux")
     expect(this_browser).to_contain_text("127.0.0.1")
 
-    page.get_by_role("link", name="Back").click()
+    page.get_by_role("link", name="My apps").click()
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("You have signed out")
     page.goto("/")

@@ -200,14 +200,16 @@ def test_reimport_updates_the_user_instead_of_adding_one(server: LiveServer) -> 
 
 
 def test_import_with_a_bad_row_names_its_line_and_applies_nothing(server: LiveServer) -> None:
-    seeded = server.import_users([("csv-kept", "k@northwind.test", "Kept", "", "", "kept-pass")])
+    seeded = server.import_users(
+        [("csv-kept", "k@northwind.test", "Kept", "", "", "lantern orchard")]
+    )
     assert seeded.returncode == 0, seeded.stderr
 
     bad = server.import_users(
         [
-            ("csv-new", "n@northwind.test", "New", "", "", "new-password"),
-            ("csv-kept", "k@northwind.test", "Kept", "", "", "changed-pass"),
-            ("csv-broken", "not-an-email", "Broken", "", "", "broken-pass"),
+            ("csv-new", "n@northwind.test", "New", "", "", "copper kettle"),
+            ("csv-kept", "k@northwind.test", "Kept", "", "", "quiet meadow"),
+            ("csv-broken", "not-an-email", "Broken", "", "", "paper boat"),
         ]
     )
 
@@ -216,9 +218,9 @@ def test_import_with_a_bad_row_names_its_line_and_applies_nothing(server: LiveSe
     assert "line 4" in message
     assert "not-an-email" in message
     assert "nothing imported" in message
-    assert sign_in(server, "csv-new", "new-password").status_code == 401
-    assert sign_in(server, "csv-kept", "changed-pass").status_code == 401
-    assert sign_in(server, "csv-kept", "kept-pass").status_code == 200
+    assert sign_in(server, "csv-new", "copper kettle").status_code == 401
+    assert sign_in(server, "csv-kept", "quiet meadow").status_code == 401
+    assert sign_in(server, "csv-kept", "lantern orchard").status_code == 200
 
 
 # --- concurrency and lockout -----------------------------------------------------------------
@@ -344,8 +346,17 @@ def test_demo_prints_its_sign_ins_and_serves_them(tmp_path: Path, with_dir: bool
             timeout=30,
         )
         assert ward_pc.status_code == 200, output.text()
-        assert ward_pc.json()["status"] == "authenticated"
-        assert ward_pc.cookies.get("gatehouse_session")
+        # ... and the campaign, where registering is possible, offers it first.
+        nudged = ward_pc.json()
+        assert (nudged["status"], nudged["can_register"]) == ("registration_nudge", True)
+        later = httpx.post(
+            f"{base_url}/api/v1/signin/{nudged['flow']}/nudge",
+            json={"action": "snooze"},
+            headers={"X-Client-Cert-SHA256": trust_pc.group(1)},
+            timeout=30,
+        )
+        assert later.json()["status"] == "authenticated"
+        assert later.cookies.get("gatehouse_session")
 
         tail = subprocess.run(
             [liveserver.GATEHOUSE, "signins", "tail"],

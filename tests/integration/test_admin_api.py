@@ -1,6 +1,7 @@
 """The admin API: token authentication, CRUD of locations, devices and policies, What-If, and
 an audit event (actor, before, after) for every change."""
 
+import getpass
 import json
 
 import pytest
@@ -8,6 +9,7 @@ from django.test import Client
 
 from gatehouse.audit import trail
 from gatehouse.audit.models import AuditEvent
+from gatehouse.cli import main
 from gatehouse.console import tokens
 from tests.conftest import HOME
 
@@ -190,3 +192,127 @@ def test_openapi_describes_the_admin_api(api):
         "/api/v1/admin/whatif",
     ):
         assert path in paths
+
+
+# --- admin API tokens -------------------------------------------------------------------------
+
+
+def test_a_token_lasts_90_days_by_default_and_no_longer(admin):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from gatehouse.console.models import ApiToken
+
+    record = ApiToken.objects.get()
+    lifetime = record.expires_at - record.created_at
+    assert timedelta(days=89, hours=23) < lifetime <= timedelta(days=90)
+    assert admin.call("get", "/tokens").status_code == 200
+    ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert admin.call("get", "/tokens").status_code == 401
+
+
+def test_a_token_records_its_name_and_last_use_time_and_address(admin):
+    admin.headers["HTTP_X_FORWARDED_FOR"] = HOME
+    [listed] = admin.call("get", "/tokens").json()
+    assert listed["name"] == "tests" and listed["user"] == "root"
+    assert listed["state"] == "active" and listed["last_used"] is not None
+    assert listed["last_used_ip"] == HOME
+    # Another address is recorded at once, however recent the last use.
+    admin.headers["HTTP_X_FORWARDED_FOR"] = "198.51.100.9"
+    assert admin.call("get", "/tokens").json()[0]["last_used_ip"] == "198.51.100.9"
+
+
+def test_tokens_are_created_and_revoked_through_the_api_and_each_is_audited(admin):
+    created = admin.call("post", "/tokens", {"name": "ci", "lifetime": "7d"})
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["user"] == "root" and body["token"].startswith("gh_")
+    other = Admin(body["token"])
+    assert other.call("get", "/locations").status_code == 200
+    assert admin.call("delete", f"/tokens/{body['id']}").status_code == 204
+    assert other.call("get", "/locations").status_code == 401
+    assert admin.call("delete", f"/tokens/{body['id']}").status_code == 409
+    assert admin.call("delete", "/tokens/99999").status_code == 404
+    assert [t["name"] for t in admin.call("get", "/tokens").json()] == ["tests"]
+    ended = admin.call("get", "/tokens?all=true").json()
+    assert [(t["name"], t["state"]) for t in ended] == [("tests", "active"), ("ci", "revoked")]
+    events = AuditEvent.objects.filter(target=f"token:{body['id']}")
+    assert list(events.values_list("action", "actor")) == [
+        ("token.create", "api:root"),
+        ("token.revoke", "api:root"),
+    ]
+    assert body["token"] not in json.dumps(list(events.values_list("details", flat=True)))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"name": "x", "lifetime": "400d"}, "1h to 365d"),
+        ({"name": "x", "lifetime": "30m"}, "1h to 365d"),
+        ({"name": "x", "lifetime": "9999999999999999999999d"}, "1h to 365d"),
+        ({"name": "x", "lifetime": "soon"}, "duration"),
+        ({"name": " "}, "name"),
+        ({"name": "x", "user": "alice"}, "not an active administrator"),
+    ],
+)
+def test_a_bad_token_request_is_refused_with_the_reason(admin, alice, body, message):
+    response = admin.call("post", "/tokens", body)
+    assert response.status_code == 400 and message in response.json()["message"]
+
+
+def test_tokens_cli_creates_lists_and_revokes(admin, capsys):
+    assert main(["tokens", "create", "root", "--name", "backup job", "--lifetime", "30d"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    token = lines[-1]
+    assert token.startswith("gh_") and "'backup job' for root" in lines[0]
+    assert Admin(token).call("get", "/locations").status_code == 200
+    assert main(["tokens", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "never used" in listing and "from 127.0.0.1" in listing and "backup job" in listing
+    token_id = lines[0].split()[3]
+    assert main(["tokens", "revoke", token_id]) == 0
+    assert Admin(token).call("get", "/locations").status_code == 401
+    assert main(["tokens", "revoke", token_id]) == 2
+    assert "already revoked" in capsys.readouterr().err
+    assert main(["tokens", "list"]) == 0
+    assert "backup job" not in capsys.readouterr().out
+    assert main(["tokens", "list", "--all"]) == 0
+    assert "revoked" in capsys.readouterr().out
+    assert main(["tokens", "create", "root", "--lifetime", "400d"]) == 2
+    actions = AuditEvent.objects.filter(action__startswith="token.")
+    cli = f"cli:{getpass.getuser()}"
+    assert list(actions.values_list("action", "actor")) == [
+        ("token.create", "test"),
+        ("token.create", cli),
+        ("token.revoke", cli),
+    ]
+
+
+# --- ending sessions -------------------------------------------------------------------------
+
+
+def test_an_administrator_signs_one_user_or_everyone_out_audited(admin, alice, make_user, capsys):
+    from tests.integration.test_signin_api import browsers_signed_in
+
+    make_user("bob", "battery staple")
+    alices = browsers_signed_in(2)
+    [bob] = browsers_signed_in(1, "bob", "battery staple")
+    ended = admin.call("delete", "/users/alice/sessions")
+    assert ended.status_code == 200 and ended.json() == {"ended": 2}
+    assert all(b.get("/api/v1/me/sessions").status_code == 401 for b in alices)
+    assert bob.get("/api/v1/me/sessions").status_code == 200
+    assert admin.call("delete", "/users/nobody/sessions").status_code == 404
+    assert admin.call("delete", "/sessions").json() == {"ended": 1}
+    assert bob.get("/api/v1/me/sessions").status_code == 401
+    events = AuditEvent.objects.filter(action="sessions.end").order_by("id")
+    assert [(e.target, e.details["ended"]) for e in events] == [
+        ("user:alice", 2),
+        ("sessions:all", 1),
+    ]
+    browsers_signed_in(1)
+    assert main(["users", "signout", "alice"]) == 0
+    assert "ended 1 sessions of alice" in capsys.readouterr().out
+    assert main(["users", "signout", "--everyone"]) == 0
+    assert "ended 0 sessions of every user" in capsys.readouterr().out
+    assert main(["users", "signout"]) == 2

@@ -513,11 +513,99 @@ def test_the_flow_status_constant_matches(db):
 
 
 def test_the_security_info_page_shows_a_pairing_qr_code(signed_in, tmp_path):
-    overview = signed_in.client.get("/security-info", HTTP_X_FORWARDED_FOR=OFFICE)
-    assert b'action="/security-info/authenticator"' in overview.content
-    page = signed_in.client.post("/security-info/authenticator", HTTP_X_FORWARDED_FOR=OFFICE)
-    assert page.status_code == 200 and b"<svg" in page.content
+    choose = signed_in.client.get("/security-info/setup", HTTP_X_FORWARDED_FOR=OFFICE)
+    assert b'action="/security-info/setup/push"' in choose.content
+    sent = signed_in.client.post("/security-info/setup/push", HTTP_X_FORWARDED_FOR=OFFICE)
     link = PairingLink.objects.get()
-    assert f'data-id="{link.id}"'.encode() in page.content
-    refused = signed_in.client.post("/security-info/authenticator", HTTP_X_FORWARDED_FOR=HOME)
+    assert sent.status_code == 302 and sent["Location"] == f"/security-info/setup/push/{link.id}"
+    # A page of its own address: opened again, it shows the same code.
+    pages = [signed_in.client.get(sent["Location"], HTTP_X_FORWARDED_FOR=OFFICE) for _ in "ab"]
+    for page in pages:
+        assert page.status_code == 200 and b"<svg" in page.content
+        assert f'data-id="{link.id}"'.encode() in page.content
+    assert pages[0].content == pages[1].content and PairingLink.objects.count() == 1
+    refused = signed_in.client.post("/security-info/setup/push", HTTP_X_FORWARDED_FOR=HOME)
     assert refused.status_code == 403
+
+
+# --- issue 10: what a report does, newest first, the default phone, telling phones apart ----
+
+WARD_PC = "cd" * 32
+
+
+def sign_in_on(ip: str, device: str = "") -> dict:
+    extra = {"HTTP_X_CLIENT_CERT_SHA256": device} if device else {}
+    return (
+        Client()
+        .post(
+            "/api/v1/signin",
+            {"username": "alice", "password": "correct horse"},
+            content_type="application/json",
+            HTTP_X_FORWARDED_FOR=ip,
+            **extra,
+        )
+        .json()
+    )
+
+
+@pytest.fixture
+def trust_computer(db):
+    from gatehouse.access.models import ManagedDevice
+
+    return ManagedDevice.objects.create(fingerprint=WARD_PC, name="Ward PC")
+
+
+def test_a_report_leaves_the_trust_computer_at_a_trust_site_open(
+    phone, alice, trust_computer, mfa_everywhere, settings
+):
+    _, body = mfa_sign_in()
+    challenge = challenge_for(body["flow"], alice)
+    # The phone says, before the button, what reporting does; and after it, what to do.
+    [waiting] = phone.pending()
+    assert "blocks sign-ins to your account" in waiting["report_warning"]
+    assert "except on the organisation's own computers" in waiting["report_warning"]
+    told = phone.report(challenge.id)
+    assert settings.CONFIG["organisation.helpdesk"] in told and "Security info" in told
+    assert "change your password" not in told.lower()  # nothing Gatehouse does not offer
+    for ip, device in ((HOME, ""), (OFFICE, ""), (HOME, WARD_PC)):
+        refused = sign_in_on(ip, device)
+        assert (refused["status"], refused["reason"]) == ("blocked", "fraud_reported"), (ip, device)
+    # On the trust computer at a trust site the person can still be helped; push stays off.
+    let_in = sign_in_on(OFFICE, WARD_PC)
+    assert let_in["status"] == "mfa_required"
+    with pytest.raises(challenges.Refused):
+        challenge_for(let_in["flow"], alice)
+
+
+def test_an_organisation_can_block_everywhere(
+    phone, alice, trust_computer, mfa_everywhere, settings
+):
+    settings.CONFIG.values["authenticator"]["fraud_block_everywhere"] = True
+    try:
+        _, body = mfa_sign_in()
+        phone.deny(challenge_for(body["flow"], alice).id, report=True)
+        assert sign_in_on(OFFICE, WARD_PC)["reason"] == "fraud_reported"
+        assert "everywhere, until" in fraud.warning()
+    finally:
+        settings.CONFIG.values["authenticator"]["fraud_block_everywhere"] = False
+
+
+def test_the_phone_lists_the_newest_request_first(phone, alice):
+    first = challenge_for("flow-old", alice)
+    PushChallenge.objects.filter(id=first.id).update(
+        created_at=timezone.now() - timedelta(seconds=20)
+    )
+    second = challenge_for("flow-new", alice)
+    assert [p["id"] for p in phone.pending()] == [second.id, first.id]
+
+
+def test_a_newly_paired_phone_becomes_the_default_and_two_phones_look_different(
+    signed_in, alice, tmp_path, with_totp
+):
+    with_totp(alice, "My app")
+    pair_phone(signed_in, tmp_path, name="Android phone")
+    pair_phone(signed_in, tmp_path / "second", name="Android phone")
+    methods = signed_in.get("/api/v1/me/methods").json()
+    phones = [m for m in methods if m["kind"] == "push"]
+    assert sorted(m["name"] for m in phones) == ["Android phone", "Android phone 2"]
+    assert [m["name"] for m in methods if m["default"]] == ["Android phone 2"]

@@ -39,8 +39,10 @@ def register(user, kind: str = "totp"):
     return AuthMethod.objects.create(user=user, kind=kind, name=kind, confirmed=True)
 
 
-def outcome(user, trusted: bool, at: datetime = NOW):
-    return campaigns.registration_outcome(user, trusted=trusted, now=at)
+def outcome(user, trusted: bool, at: datetime = NOW, needed: bool = True):
+    """What a sign-in without a second factor gets; `trusted`: from where registering is
+    possible (a trusted site)."""
+    return campaigns.registration_outcome(user, can_register=trusted, needed=needed, now=at)
 
 
 @pytest.fixture
@@ -62,26 +64,48 @@ def test_before_the_deadline_a_user_without_a_method_is_nudged_anywhere(staff):
         nudge = outcome(staff["alice"], trusted)
         assert (nudge.status, nudge.reason) == ("registration_nudge", "registration_nudge")
         assert (nudge.days_left, nudge.snoozes_left) == (10, 3)
-        assert "From 11 March 2030" in nudge.message and "10 days left" in nudge.message
+        assert nudge.deadline == TODAY + timedelta(days=10) and nudge.can_register == trusted
+        assert "11 March 2030" in nudge.message and "10 days left" in nudge.message
+    # Away from a trusted site: register from one by the deadline, and go on until then.
+    away = outcome(staff["alice"], trusted=False)
+    assert "from a computer at one of the organisation's sites" in away.message
+    assert away.grace_until == datetime(2030, 3, 11, tzinfo=UTC)
+
+
+def test_at_a_trusted_site_the_campaign_nudges_even_when_the_password_is_enough(staff):
+    start(days=10, snoozes=1, groups=["Clinical staff"])
+    nudge = outcome(staff["alice"], trusted=True, needed=False)
+    assert (nudge.status, nudge.can_register) == ("registration_nudge", True)
+    # Where registering is not possible there is nothing to ask of a password-only sign-in.
+    assert outcome(staff["alice"], trusted=False, needed=False).status == "go_on"
+    assert campaigns.snooze(staff["alice"], now=NOW) is not None
+    assert outcome(staff["alice"], True, NOW + timedelta(days=2), needed=False).status == (
+        "registration_required"
+    )
+    # Users outside the campaign are never stopped when the password is enough.
+    assert outcome(staff["bob"], trusted=True, needed=False).status == "go_on"
+    campaigns.end_campaign("test")
+    assert outcome(staff["alice"], trusted=True, needed=False).status == "go_on"
 
 
 def test_a_snooze_lets_sign_ins_through_for_snooze_days_and_they_run_out(staff):
     alice = staff["alice"]
     start(days=10, snooze_days=2, snoozes=2)
-    assert campaigns.snooze(alice, now=NOW) is True
+    assert campaigns.snooze(alice, now=NOW) == NOW + timedelta(days=2)
     snoozed = outcome(alice, trusted=False, at=NOW + timedelta(days=1))
     assert (snoozed.status, snoozed.reason) == ("snoozed", "registration_snoozed")
-    assert snoozed.snoozes_left == 1
+    assert snoozed.snoozes_left == 1 and snoozed.grace_until == NOW + timedelta(days=2)
     later = NOW + timedelta(days=2, minutes=1)
     assert outcome(alice, trusted=False, at=later).status == "registration_nudge"
     assert outcome(alice, trusted=False, at=later).snoozes_left == 1
-    assert campaigns.snooze(alice, now=later) is True
+    assert campaigns.snooze(alice, now=later) is not None
     assert outcome(alice, trusted=False, at=later).snoozes_left == 0
     spent = later + timedelta(days=2, minutes=1)
     assert outcome(alice, trusted=True, at=spent).status == "registration_required"
-    blocked = outcome(alice, trusted=False, at=spent)
-    assert (blocked.status, blocked.reason) == ("blocked", "mfa_registration_required")
-    assert campaigns.snooze(alice, now=spent) is False
+    # Away from the trust sites, before the deadline, the user may still go on (told plainly).
+    away = outcome(alice, trusted=False, at=spent)
+    assert (away.status, away.can_register) == ("registration_nudge", False)
+    assert campaigns.snooze(alice, now=spent) is None
     assert [s.at for s in Snooze.objects.filter(user=alice).order_by("at")] == [NOW, later]
 
 
@@ -94,7 +118,7 @@ def test_asking_again_while_a_snooze_lasts_uses_no_other(staff):
 
 def test_zero_snooze_days_let_only_that_sign_in_through(staff):
     start(snooze_days=0, snoozes=3)
-    assert campaigns.snooze(staff["alice"], now=NOW)
+    assert campaigns.snooze(staff["alice"], now=NOW) == NOW
     again = outcome(staff["alice"], trusted=False, at=NOW + timedelta(seconds=1))
     assert (again.status, again.snoozes_left) == ("registration_nudge", 2)
 
@@ -102,20 +126,27 @@ def test_zero_snooze_days_let_only_that_sign_in_through(staff):
 def test_no_snoozes_allowed_means_registering_at_once(staff):
     start(snoozes=0)
     assert outcome(staff["alice"], trusted=True).status == "registration_required"
-    assert campaigns.snooze(staff["alice"], now=NOW) is False
+    assert campaigns.snooze(staff["alice"], now=NOW) is None
 
 
 def test_once_the_deadline_comes_trusted_sites_register_and_elsewhere_is_blocked(staff):
     start(days=3, snooze_days=14)
-    assert campaigns.snooze(staff["alice"], now=NOW)  # a snooze does not outlast the deadline
     deadline_day = datetime.combine(TODAY + timedelta(days=3), datetime.min.time(), tzinfo=UTC)
+    # A snooze does not outlast the deadline.
+    assert campaigns.snooze(staff["alice"], now=NOW) == deadline_day
     assert outcome(staff["alice"], True, deadline_day - timedelta(seconds=1)).days_left == 1
     required = outcome(staff["alice"], trusted=True, at=deadline_day)
     assert (required.status, required.reason) == ("registration_required", "registration_required")
     blocked = outcome(staff["alice"], trusted=False, at=deadline_day)
     assert (blocked.status, blocked.reason) == ("blocked", "mfa_registration_required")
     assert HELPDESK in blocked.message
-    assert campaigns.snooze(staff["bob"], now=deadline_day) is False
+    assert campaigns.snooze(staff["bob"], now=deadline_day) is None
+    # In the campaign, past its deadline, a trusted site asks to register even when the
+    # password is enough there.
+    assert outcome(staff["bob"], True, deadline_day, needed=False).status == (
+        "registration_required"
+    )
+    assert outcome(staff["bob"], False, deadline_day, needed=False).status == "go_on"
 
 
 def test_without_a_running_campaign_registration_is_required_at_once(staff):
@@ -123,7 +154,7 @@ def test_without_a_running_campaign_registration_is_required_at_once(staff):
     start()
     assert campaigns.end_campaign("test") is not None
     assert outcome(staff["alice"], trusted=False).reason == "mfa_registration_required"
-    assert campaigns.snooze(staff["alice"], now=NOW) is False
+    assert campaigns.snooze(staff["alice"], now=NOW) is None
     assert campaigns.end_campaign("test") is None
 
 

@@ -86,6 +86,17 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(api, alice, mission):
     assert event.ip == "203.0.113.50" and not event.trusted
 
 
+@pytest.mark.parametrize("forwarded", [", ,", "not-an-address", "203.0.113.7, ,"])
+def test_a_forwarded_for_that_is_not_an_address_is_an_unknown_untrusted_client(
+    api, alice, mission, forwarded
+):
+    # From the trusted proxy on loopback, itself inside the trust site: the client is unknown,
+    # never the proxy's own (trusted) address.
+    assert signin(api, forwarded, PC).json()["status"] == "blocked"
+    event = SignInEvent.objects.get()
+    assert event.ip is None and not event.trusted and event.locations == []
+
+
 @pytest.mark.parametrize(
     ("fingerprint", "why"),
     [(None, "no_certificate"), ("cd" * 32, "unknown_certificate"), ("ef" * 32, "noncompliant")],

@@ -76,3 +76,53 @@ def test_createadmin(capsys):
     assert main(["createadmin", "Root", "--password", "admin-password"]) == 0
     admin = User.objects.get(username="root")
     assert admin.is_superuser and admin.check_password("admin-password")
+
+
+# --- the password rules (ASVS 5.0 V6.2) -------------------------------------------------------
+
+
+@pytest.fixture
+def context_words(settings):
+    keys = settings.CONFIG.values["passwords"]
+    keys["context_words"] = ("Ward Seven",)
+    yield
+    keys["context_words"] = ()
+
+
+@pytest.mark.parametrize(
+    ("password", "refusal"),
+    [
+        ("short", "too short"),
+        ("iloveyou", "too common"),
+        ("Password1", "too common"),
+        ("alice@example.org", "too similar"),
+        ("G@teh0use-2026", "contains 'gatehouse'"),
+        ("wardseven-rota", "contains 'wardseven'"),
+    ],
+)
+def test_a_password_set_through_gatehouse_follows_the_rules(context_words, password, refusal):
+    with pytest.raises(CsvImportError, match=refusal):
+        import_csv(HEADER + f"alice,alice@example.org,Alice A,Clinical,,{password}\n")
+    assert (
+        main(["createadmin", "alice", "--email", "alice@example.org", "--password", password]) == 2
+    )
+    assert not User.objects.exists()
+
+
+def test_any_password_of_any_length_and_composition_is_kept_exactly_as_typed(api):
+    # 124 characters, a space at the end: nothing is cut or changed.
+    long = "ñ correct horse 🐎 battery staple, and then some more words " * 2
+    import_csv(HEADER + f'alice,alice@example.org,Alice A,Clinical,,"{long}"\n')
+    alice = User.objects.get(username="alice")
+    assert alice.check_password(long)
+    assert not alice.check_password(long[:64]) and not alice.check_password(long.upper())
+    assert api.signin("alice", long).status_code == 200
+    assert api.signin("alice", long.upper()).status_code == 401
+
+
+def test_a_password_reset_by_import_leaves_the_second_factor_required(
+    api, alice, with_totp, mfa_everywhere
+):
+    with_totp(alice)
+    import_csv(HEADER + "alice,alice@example.org,Alice A,Clinical,,a-new-long-secret\n")
+    assert api.signin("alice", "a-new-long-secret").json()["status"] == "mfa_required"

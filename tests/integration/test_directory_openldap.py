@@ -65,7 +65,7 @@ def test_a_wrong_password_and_an_unknown_name_are_answered_alike(api, northwind)
 
 
 def test_an_unknown_name_costs_what_a_wrong_password_costs(api, northwind):
-    """Both bind to the directory and hash once (gatehouse.directory.passwords): no timing
+    """Both bind to the directory and hash once (gatehouse.directory.credentials): no timing
     tells a directory user from a name nobody has. Medians, with room for a busy machine."""
 
     def median(username: str) -> float:

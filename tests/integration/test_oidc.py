@@ -17,6 +17,7 @@ from oauth2_provider.models import Application, Grant, RefreshToken
 
 from gatehouse import demo, jobs
 from gatehouse.access import policies, protected_apps
+from gatehouse.access.models import ProtectedApp
 from gatehouse.access.policyfile import policy_from_dict
 from gatehouse.cli import main
 from gatehouse.config import read_signing_keys
@@ -453,6 +454,72 @@ def test_a_forged_consent_cannot_pass_a_blocking_policy(alice, portal):
     }
     response = signed_in().post(authorize_path(challenge, client_id="partner"), form)
     assert redirect_params(response)["error"] == "access_denied"
+
+
+# --- loopback redirect URIs (RFC 8252) ------------------------------------------------------
+
+LOOPBACK = "http://127.0.0.1:8765/callback"
+
+
+def loopback_authorize(browser, client_id: str, redirect_uri: str):
+    _, challenge = pkce()
+    return browser.get(authorize_path(challenge, client_id=client_id, redirect_uri=redirect_uri))
+
+
+@pytest.mark.parametrize("uri", ["http://127.0.0.1:18765/callback", "http://127.0.0.1/callback"])
+def test_a_web_apps_loopback_redirect_uri_matches_exactly_port_and_all(alice, uri):
+    protected_apps.save("test", "desk", "oidc", redirect_uris=[LOOPBACK])
+    browser = signed_in()
+    refused = loopback_authorize(browser, "desk", uri)
+    assert refused.status_code == 400 and "Location" not in refused
+    assert loopback_authorize(browser, "desk", LOOPBACK)["Location"].startswith(LOOPBACK + "?")
+
+
+def test_a_native_apps_loopback_redirect_uri_may_name_any_port_and_nothing_else(alice):
+    protected_apps.save("test", "cli-tool", "oidc", redirect_uris=[LOOPBACK], native=True)
+    browser = signed_in()
+    other_port = "http://127.0.0.1:18765/callback"
+    assert loopback_authorize(browser, "cli-tool", other_port)["Location"].startswith(other_port)
+    for wrong in ("http://127.0.0.1:18765/other", "http://localhost:18765/callback"):
+        assert loopback_authorize(browser, "cli-tool", wrong).status_code == 400
+
+
+def test_only_a_public_oidc_client_can_be_native(db, capsys):
+    assert (
+        main(["apps", "add", "tool", "--kind", "oidc", "--native", "--redirect-uri", LOOPBACK]) == 0
+    )
+    assert "native: any loopback port" in capsys.readouterr().out
+    assert protected_apps.as_dict(ProtectedApp.objects.get(name="tool"))["native"]
+    with pytest.raises(protected_apps.AppError, match="RFC 8252"):
+        protected_apps.save(
+            "test", "n", "oidc", redirect_uris=[LOOPBACK], native=True, confidential=True
+        )
+    with pytest.raises(protected_apps.AppError, match="RFC 8252"):
+        protected_apps.save("test", "n", "forward_auth", hosts=["n.example.org"], native=True)
+
+
+@pytest.mark.parametrize(("native", "allowed"), [(False, False), (True, True)])
+def test_a_post_logout_redirect_uri_on_another_loopback_port_follows_the_same_rule(
+    alice, native, allowed
+):
+    protected_apps.save("test", "desk", "oidc", redirect_uris=[LOOPBACK], native=native)
+    browser = signed_in()
+    verifier, challenge = pkce()
+    authorized = browser.get(authorize_path(challenge, client_id="desk", redirect_uri=LOOPBACK))
+    code = parse_qs(urlsplit(authorized["Location"]).query)["code"][0]
+    id_token = exchange(code, verifier, client_id="desk", redirect_uri=LOOPBACK).json()["id_token"]
+    elsewhere = "http://127.0.0.1:9999/"
+    query = urlencode({"id_token_hint": id_token, "post_logout_redirect_uri": elsewhere})
+    response = browser.get(f"/oauth/logout/?{query}")
+    if allowed:
+        assert response.status_code == 302 and response["Location"] == elsewhere
+    else:
+        assert response.status_code == 400 and "Location" not in response
+        assert SSOSession.objects.get(user=alice).ended_at is None
+    # The registered address itself (and its site's root) is always allowed.
+    query = urlencode({"id_token_hint": id_token, "post_logout_redirect_uri": LOOPBACK})
+    if not allowed:
+        assert browser.get(f"/oauth/logout/?{query}")["Location"] == LOOPBACK
 
 
 # --- ending sessions -------------------------------------------------------------------------

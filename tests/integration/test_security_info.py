@@ -136,7 +136,8 @@ class TestRegistrationInterrupt:
     def test_user_registers_then_is_signed_in(self, api, alice, trust_sites, mfa_everywhere):
         body = api.signin("alice", "correct horse", ip=OFFICE).json()
         assert (
-            body["status"] == "registration_required" and body["register_url"] == "/security-info"
+            body["status"] == "registration_required"
+            and body["register_url"] == "/security-info/setup"
         )
         session = SSOSession.objects.get()
         assert session.scope == "register" and not session.persistent
@@ -171,24 +172,29 @@ class TestPages:
     def test_overview_and_adding_an_app(self, browser):
         page = browser.get("/security-info").content.decode()
         assert "Security info" in page and "You have no sign-in methods yet" in page
-        setup = browser.post("/security-info/totp", {"name": "Work phone"}).content.decode()
+        started = browser.post("/security-info/setup/totp", {"name": "Work phone"})
+        step = started["Location"]
+        method_id = re.fullmatch(r"/security-info/setup/totp/(\d+)", step).group(1)
+        setup = browser.get(step).content.decode()
         assert "<svg" in setup and "App Store" in setup and "Play Store" in setup
-        secret = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]+)<', setup).group(1)
-        method_id = re.search(r"/security-info/totp/(\d+)/confirm", setup).group(1)
-        wrong = browser.post(f"/security-info/totp/{method_id}/confirm", {"code": "000000"})
+        secret = re.search(r'id="totp-secret"[^>]*data-copy-text="([A-Z2-7]+)"', setup).group(1)
+        wrong = browser.post(step, {"code": "000000"})
         assert wrong.status_code == 400 and "not right" in wrong.content.decode()
-        done = browser.post(f"/security-info/totp/{method_id}/confirm", {"code": totp_code(secret)})
-        assert done["Location"] == "/security-info?notice=added"
+        done = browser.post(step, {"code": totp_code(secret)})
+        assert done["Location"] == f"/security-info/setup/done/{method_id}"
+        assert "Work phone" in browser.get(done["Location"]).content.decode()
         assert "Work phone" in browser.get("/security-info").content.decode()
 
     def test_refusal_page_from_home(self, browser):
-        response = browser.post("/security-info/totp", {"name": "x"}, HTTP_X_FORWARDED_FOR=HOME)
+        response = browser.post(
+            "/security-info/setup/totp", {"name": "x"}, HTTP_X_FORWARDED_FOR=HOME
+        )
         assert response.status_code == 403
         assert "computer at one of our sites" in response.content.decode()
 
     def test_sign_ins_page(self, browser):
         page = browser.get("/security-info/sign-ins").content.decode()
-        assert "Trust sites" in page and "Succeeded" in page
+        assert "Trust sites" in page and "Signed in" in page
 
     def test_without_a_session_goes_to_sign_in(self):
         assert Client().get("/security-info")["Location"] == "/signin?return_to=%2Fsecurity-info"

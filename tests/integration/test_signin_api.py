@@ -18,6 +18,7 @@ def test_correct_password_authenticates_and_sets_a_safe_cookie(api, alice, trust
     assert body["status"] == "authenticated"
     assert len(body["flow"]) >= 40
     cookie = response.cookies["gatehouse_session"]
+    assert len(cookie.value) >= 43  # 256 random bits, base64url (ASVS 7.2.3)
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
     assert not cookie["secure"]  # the test server's public URL is plain-http loopback
     assert SSOSession.objects.get(user=alice).amr == ["pwd"]
@@ -136,6 +137,42 @@ def test_user_lists_and_ends_own_sessions(api, alice, make_user):
     bob_session = SSOSession.objects.get(user__username="bob", ended_at__isnull=True)
     assert api.delete(f"/api/v1/me/sessions/{bob_session.id}").status_code == 404
     assert bob_client.get("/api/v1/me/sessions").status_code == 200
+
+
+def browsers_signed_in(count: int, username="alice", password="correct horse"):
+    from django.test import Client
+
+    from tests.conftest import ApiClient
+
+    browsers = [ApiClient(Client()) for _ in range(count)]
+    for browser in browsers:
+        assert browser.signin(username, password).json()["status"] == "authenticated"
+    return browsers
+
+
+def test_ending_another_session_needs_a_recent_sign_in(alice):
+    mine, other = browsers_signed_in(2)
+    other_id = SSOSession.objects.order_by("created_at").last().id  # signed in second
+    SSOSession.objects.update(auth_time=timezone.now() - timedelta(minutes=11))
+    refused = mine.delete(f"/api/v1/me/sessions/{other_id}")
+    assert refused.status_code == 401 and refused.json()["error"] == "reauthentication_required"
+    assert mine.delete("/api/v1/me/sessions").status_code == 401
+    assert other.get("/api/v1/me/sessions").status_code == 200
+    # A fresh sign-in (a new session) may; one's own session can always be ended.
+    assert mine.signin("alice", "correct horse").status_code == 200
+    assert mine.delete(f"/api/v1/me/sessions/{other_id}").status_code == 204
+    assert other.get("/api/v1/me/sessions").status_code == 401
+
+
+def test_a_user_ends_all_their_other_sessions_at_once(alice, make_user):
+    mine, *others = browsers_signed_in(3)
+    make_user("bob", "battery staple")
+    [bob] = browsers_signed_in(1, "bob", "battery staple")
+    answer = mine.delete("/api/v1/me/sessions")
+    assert answer.status_code == 200 and answer.json() == {"ended": 2}
+    assert all(b.get("/api/v1/me/sessions").status_code == 401 for b in others)
+    assert mine.get("/api/v1/me/sessions").status_code == 200
+    assert bob.get("/api/v1/me/sessions").status_code == 200
 
 
 def test_idle_session_ends(api, alice):

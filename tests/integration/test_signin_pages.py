@@ -1,9 +1,11 @@
 """The server-rendered sign-in pages, with CSRF enforced as in production."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from gatehouse.signin.models import SSOSession
 
@@ -33,6 +35,8 @@ def test_signin_page_is_accessible_and_names_the_organisation(browser, settings)
     assert "Riverside Health" in html
     assert '<label for="username">' in html and 'id="username"' in html
     assert 'autocomplete="current-password"' in html
+    # Masked, and nothing stops pasting or a password manager (ASVS 6.2.6, 6.2.7).
+    assert '<input type="password" id="password"' in html and "paste" not in html
     assert '<html lang="en">' in html and 'name="viewport"' in html
 
 
@@ -106,7 +110,7 @@ def test_sessions_page_lists_and_ends_sessions(browser, alice):
     other.post("/signin", {"username": "alice", "password": "correct horse"})
     post_signin(browser, "alice", "correct horse")
     html = browser.get("/security-info/sessions").content.decode()
-    assert html.count('name="session"') == 2 and "(this browser)" in html
+    assert html.count('name="session"') == 2 and "this browser" in html
     other_id = SSOSession.objects.filter(ended_at__isnull=True).order_by("created_at").first().id
     token = csrf(browser, "/security-info/sessions")
     browser.post("/security-info/sessions", {"csrfmiddlewaretoken": token, "session": other_id})
@@ -117,3 +121,19 @@ def test_sessions_page_lists_and_ends_sessions(browser, alice):
 def test_health_endpoints(browser):
     assert browser.get("/healthz").json() == {"status": "ok"}
     assert browser.get("/readyz").json() == {"status": "ok", "database": "ok"}
+
+
+def test_ending_another_session_from_the_page_asks_for_the_password_after_ten_minutes(
+    browser, alice
+):
+    other = Client()
+    other.post("/signin", {"username": "alice", "password": "correct horse"})
+    post_signin(browser, "alice", "correct horse")
+    other_id = SSOSession.objects.filter(ended_at__isnull=True).order_by("created_at").first().id
+    SSOSession.objects.update(auth_time=timezone.now() - timedelta(minutes=11))
+    token = csrf(browser, "/security-info/sessions")
+    asked = browser.post(
+        "/security-info/sessions", {"csrfmiddlewaretoken": token, "session": other_id}
+    )
+    assert asked["Location"] == "/signin?prompt=login&return_to=/security-info/sessions"
+    assert other.get("/").status_code == 200

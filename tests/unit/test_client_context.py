@@ -48,6 +48,17 @@ def test_garbage_left_of_the_real_client_is_never_reached():
 
 
 @pytest.mark.parametrize(
+    "header", [", ,", ",", " , ", "203.0.113.7, ,", "203.0.113.7,", "10.9.0.5, "]
+)
+def test_nothing_between_separators_is_unknown_not_the_proxy(header):
+    assert client_ip("127.0.0.1", header, PROXIES) is None
+
+
+def test_empty_entries_left_of_the_real_client_are_never_reached():
+    assert client_ip("127.0.0.1", ", , 203.0.113.7", PROXIES) == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
     ("header", "expected"),
     [
         ("[2001:db8::1]:443", "2001:db8::1"),

@@ -151,6 +151,44 @@ def test_email_settings_are_checked():
         )
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("ORGANISATION_TIME_ZONE", "Mars/Olympus", "expected an IANA time zone name"),
+        ("ORGANISATION_ACCENT_COLOUR", "#ffff00", "white text #ffffff on it would be hard to read"),
+        ("ORGANISATION_ACCENT_COLOUR", "blue", "expected a colour as #rrggbb"),
+        ("ORGANISATION_BACKGROUND_COLOUR", "#333333", "grey text #57606a on it"),
+        ("ORGANISATION_LOGO", "logo.gif", "expected empty or an image file"),
+        ("LEARNING_IOS_GUIDE", "http://intranet/iphone", "an https:// URL"),
+        ("LEARNING_VIDEO", "//evil.example/video", "an https:// URL"),
+    ],
+)
+def test_branding_time_zone_and_learning_links_are_validated(variable, value, expected):
+    with pytest.raises(config.ConfigError, match=expected):
+        config.load(None, environ={f"GATEHOUSE_{variable}": value})
+
+
+def test_branding_and_learning_defaults_are_readable_and_point_at_gatehouses_help():
+    loaded = config.load(None, environ={})
+    assert loaded["organisation.time_zone"] == "UTC"
+    assert config.contrast(loaded["organisation.accent_colour"], "#ffffff") >= 4.5
+    assert config.contrast(loaded["organisation.background_colour"], "#57606a") >= 4.5
+    assert loaded["learning.get_started"] == "/help/get-started"
+    assert loaded["learning.video"] == ""
+    assert loaded["authenticator.fraud_block_everywhere"] is False
+
+
+def test_a_logo_that_cannot_be_read_is_refused_by_check(tmp_path):
+    from gatehouse.cli import write_secret_key
+
+    write_secret_key(tmp_path / "secret.key")
+    path = write(tmp_path, '[organisation]\nlogo = "missing.svg"\n')
+    with pytest.raises(
+        config.ConfigError, match=r"organisation\.logo: .*missing\.svg' cannot be read"
+    ):
+        config.check(config.load(path, environ={}))
+
+
 SOURCE = """
 [[directory.ldap]]
 name = "corp"

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from oauth2_provider.models import AbstractApplication, get_application_model
+from oauth2_provider.models import (
+    AbstractApplication,
+    get_application_model,
+    redirect_to_uri_allowed,
+)
 
 from gatehouse import crypto
 from gatehouse.access.models import OIDC, ProtectedApp
@@ -57,6 +61,24 @@ def new_secret(app: ProtectedApp) -> str:
     client.client_secret = secret
     client.save(update_fields=["client_secret"])
     return secret
+
+
+def redirect_allowed(client, uri: str, registered: list[str]) -> bool:
+    """Whether `uri` is one of the `registered` redirect (or post-logout) URIs of `client`.
+    They match exactly, loopback ones included: the toolkit lets a loopback URI name any port
+    (RFC 8252 section 7.3), which only a native app, registered as one, gets — a web app's
+    loopback callback on another port is some other program on that machine."""
+    if not _is_native(client):
+        try:
+            port = urlsplit(uri).port
+            registered = [r for r in registered if urlsplit(r).port == port]
+        except ValueError:  # not a port at all
+            return False
+    return redirect_to_uri_allowed(uri, registered)
+
+
+def _is_native(client) -> bool:
+    return ProtectedApp.objects.filter(name=client.client_id, kind=OIDC, native=True).exists()
 
 
 def pkce_required(client) -> bool:

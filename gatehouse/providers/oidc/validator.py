@@ -30,6 +30,10 @@ class GatehouseValidator(OAuth2Validator):
         request.gatehouse_grant = grants.for_code(code, client)
         return request.gatehouse_grant is not None
 
+    def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs):
+        client = request.client
+        return clients.redirect_allowed(client, redirect_uri, client.redirect_uris.split())
+
     def is_pkce_required(self, client_id, request):
         client = getattr(request, "client", None)
         if client is None or client.client_id != client_id:

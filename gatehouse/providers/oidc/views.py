@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import InvalidOIDCRedirectURIError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.views import (
@@ -25,7 +25,7 @@ from oauth2_provider.views.oidc import _load_id_token
 from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.openid.connect.core import exceptions as oidc_errors
 
-from gatehouse.providers.oidc import claims, grants
+from gatehouse.providers.oidc import claims, clients, grants
 from gatehouse.signin import sessions
 from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP, app_access, record_refusal
 
@@ -218,6 +218,14 @@ class LogoutView(RPInitiatedLogoutView):
     issued under it, gatehouse.providers.oidc.grants) and returns to the app."""
 
     template_name = "oidc/logout.html"
+
+    def validate_post_logout_redirect_uri(self, application, post_logout_redirect_uri):
+        super().validate_post_logout_redirect_uri(application, post_logout_redirect_uri)
+        registered = application.post_logout_redirect_uris.split() if application else []
+        if post_logout_redirect_uri and not clients.redirect_allowed(
+            application, post_logout_redirect_uri, registered
+        ):
+            raise InvalidOIDCRedirectURIError("This client did not register this redirect URI.")
 
     def do_logout(
         self, application=None, post_logout_redirect_uri=None, state=None, token_user=None

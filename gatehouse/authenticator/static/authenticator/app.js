@@ -100,13 +100,13 @@ async function signedCall(account, method, path, body) {
   return send(method, path, headers, raw || undefined);
 }
 
-// The answer's own signature is over canonical JSON, keys sorted, no spaces — which is what
+// The answer ({status, message}); its own signature is over canonical JSON, keys sorted, no spaces — which is what
 // JSON.stringify writes for an object built in this key order.
 async function answer(account, challenge, decision, number) {
   const time = Math.floor(Date.now() / 1000);
   const signature = await sign(account.key, JSON.stringify({ challenge, decision, number, time }));
   const path = `${API}/challenges/${encodeURIComponent(challenge)}/answer`;
-  return (await signedCall(account, "POST", path, { decision, number, time, signature })).status;
+  return signedCall(account, "POST", path, { decision, number, time, signature });
 }
 
 // --- notifications --------------------------------------------------------------------------
@@ -342,6 +342,9 @@ function addCard(request, account) {
   field("r-ip").textContent = request.ip || "unknown";
   field("r-location").textContent = request.location || "unknown location";
   field("r-time").textContent = when(request.time);
+  field("r-report-warning").textContent = request.report_warning;
+  field("r-report-warning").id = `${id}-warning`;
+  field("r-report").setAttribute("aria-describedby", `${id}-warning`);
   const input = field("r-number");
   input.id = `${id}-number`;
   field("r-number-label").htmlFor = input.id;
@@ -355,9 +358,10 @@ function addCard(request, account) {
     result.className = "r-result";
     result.textContent = "Sending…";
     try {
-      const status = await answer(account, request.id, decision, number);
+      const { status, message } = await answer(account, request.id, decision, number);
       card.answered = Date.now();
-      result.textContent = OUTCOMES[decision === "report" ? "report" : status];
+      // After a report the server says what it did and what to do next.
+      result.textContent = message || OUTCOMES[status];
       result.classList.add(status === "approved" ? "ok" : "error");
       form.hidden = true;
       choice.hidden = true;
@@ -402,17 +406,17 @@ function addCard(request, account) {
   field("r-deny-only").addEventListener("click", () => decide("deny", null));
 
   state.cards.set(request.id, card);
-  $("request-list").append(element);
+  // Newest first: the sign-in the person has just started is the one they look for.
+  const later = [...state.cards.values()].find((other) => other.element.isConnected && other.expires < card.expires);
+  $("request-list").insertBefore(element, later ? later.element : null);
   const idle = document.activeElement === document.body || document.activeElement === $("main");
   if (idle) input.focus();
 }
 
 const OUTCOMES = {
   approved: "Approved. The sign-in goes on.",
-  wrong_number: "That number was not the one on the sign-in screen, so the sign-in was refused. Start the sign-in again.",
+  wrong_number: "That number was not the one on the sign-in screen, so this request was refused. The sign-in screen offers to send a new one.",
   denied: "Denied. The sign-in was refused.",
-  report:
-    "Reported. The sign-in was refused and sign-ins to your account are blocked until the helpdesk lifts the block. Change your password.",
 };
 
 function poll() {
