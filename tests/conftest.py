@@ -161,9 +161,16 @@ def reconfigure(settings, monkeypatch):
     from pathlib import Path
 
     from gatehouse import config as gatehouse_config
+    from gatehouse import generations
+    from gatehouse.access import snapshot
     from gatehouse.directory import sources as directory_sources
+    from gatehouse.signin import sessions
 
     def change(sources=None, **sections) -> None:
+        # Caches in memory (the access snapshot, sessions) outlive the database an earlier
+        # test rolled back: start from this test's own.
+        generations.bump(snapshot.GENERATION)
+        generations.bump(sessions.GENERATION)
         values = {section: dict(keys) for section, keys in settings.CONFIG.values.items()}
         if sources is not None:
             tables = []
