@@ -17,7 +17,7 @@ from oauth2_provider.models import AccessToken, RefreshToken
 from gatehouse.access import policies, protected_apps
 from gatehouse.access.policyfile import policy_from_dict
 from gatehouse.audit.models import AuditEvent
-from gatehouse.directory import sync
+from gatehouse.directory import sources, sync
 from gatehouse.directory.models import DirectoryGroup, SyncState, User
 from gatehouse.enrollment import campaign
 from gatehouse.enrollment.models import Campaign
@@ -89,6 +89,16 @@ def test_starttls_works_as_well_as_ldaps(api, slapd, reconfigure):
     reconfigure(sources=[slapd.source(urls=[slapd.url], start_tls=True)])
     sync.run("northwind")
     assert api.signin("bob", "bob-pass").json()["status"] == "authenticated"
+
+
+def test_a_server_that_does_not_answer_is_passed_over_for_the_next(api, slapd, reconfigure):
+    dead = f"ldaps://127.0.0.1:{ldap_servers.free_port()}"
+    reconfigure(sources=[slapd.source(urls=[dead, slapd.ldaps_url])])
+    sync.run("northwind")
+    assert api.signin("bob", "bob-pass").json()["status"] == "authenticated"
+    source = sources.get("northwind")
+    assert source.connections.last_url == slapd.ldaps_url
+    assert source.probe() is None
 
 
 def test_a_server_whose_certificate_another_ca_signed_is_not_trusted(
