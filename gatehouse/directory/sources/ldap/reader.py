@@ -186,9 +186,11 @@ class Reader:
             by_dn, by_name = {**known.by_dn, **by_dn}, {**known.by_name, **by_name}
             ids, unknown = listing.result()
             read = {user.external_id for user in users}
+            # Come into scope without changing (added to the group a filter names, say).
             for external_id, dn in unknown.items():
                 if external_id not in read:
-                    self._read_one(connection, dn, now, group_ids, disabled, users, skipped)
+                    for found_dn, entry in self._entry(connection, dn):
+                        self._take(found_dn, entry, now, group_ids, disabled, users, skipped)
             listed = {user.external_id: user.disabled for user in users}
             for external_id in ids:
                 listed.setdefault(external_id, external_id in disabled)
@@ -267,22 +269,11 @@ class Reader:
                 unknown[external_id] = dn
         return ids, unknown
 
-    def _read_one(
-        self,
-        connection,
-        dn: str,
-        now: datetime,
-        group_ids: dict[str, str],
-        disabled: set[str],
-        users: list[DirectoryUser],
-        skipped: list[str],
-    ) -> None:
-        """A user the last runs did not know, come into scope without changing (added to the
-        group a filter names, say): read whole, it joins `users`."""
+    def _entry(self, connection, dn: str) -> list[tuple[str, Entry]]:
+        """One user entry, read whole."""
         attributes = self.mapper.user_attributes
         found = connection.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", attributes)
-        for found_dn, entry in found:
-            self._take(found_dn, lowered(entry), now, group_ids, disabled, users, skipped)
+        return [(found_dn, lowered(entry)) for found_dn, entry in found]
 
     def _members_of(self, connection, group_dn: str) -> frozenset[str]:
         """The users in scope directly in a group, by their memberOf."""
