@@ -10,9 +10,9 @@ PYTEST_ARGS ?=
 AXE_DIR := tests/e2e/axe
 AXE := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
-.PHONY: demo test test-sqlite test-postgres system-deps axe lint bench clean
+.PHONY: demo test test-sqlite test-postgres build-deps system-deps axe lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml | build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
@@ -21,20 +21,38 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	PORT=$(PORT) $(VENV)/bin/gatehouse demo --port $(PORT)
 
+# Debian packages pip needs to build python-ldap (it has no binary wheels): OpenLDAP's and
+# Cyrus SASL's headers, a C compiler and Python's headers. Installed when missing (needs root).
+build-deps:
+	@missing=""; \
+	[ -e /usr/include/ldap.h ] || missing="$$missing libldap-dev"; \
+	[ -e /usr/include/sasl/sasl.h ] || missing="$$missing libsasl2-dev"; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
+	[ -e "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || missing="$$missing python3-dev"; \
+	$(call apt_install)
+
 # Debian packages the end-to-end and browser tests and bench/ drive; installed when missing
 # (needs root). nginx's njs module hashes managed devices' certificates (docs/proxies/nginx.md);
-# rsyslog receives the sign-in events streamed over syslog.
+# rsyslog receives the sign-in events streamed over syslog; slapd and Samba's AD domain
+# controller are the directories of docs/directory.md.
 system-deps:
 	@missing=""; \
-	for pkg in chromium nginx caddy wrk npm; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
+	for pkg in chromium nginx caddy wrk npm slapd samba; do command -v $$pkg >/dev/null || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; done; \
 	[ -x /usr/sbin/rsyslogd ] || missing="$$missing rsyslog"; \
 	[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || missing="$$missing libnginx-mod-http-js"; \
+	[ -d /usr/share/samba/setup ] || missing="$$missing samba-ad-provision"; \
+	[ -d /usr/lib/x86_64-linux-gnu/samba/ldb ] || [ -d /usr/lib/aarch64-linux-gnu/samba/ldb ] || missing="$$missing samba-dsdb-modules"; \
+	$(call apt_install)
+
+# Install the packages named in $$missing (as root), or say which are missing.
+define apt_install
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "note: missing Debian packages:$$missing (tests that need them are skipped; run as root to install)"; fi; \
+	  else echo "note: missing Debian packages:$$missing (run as root to install them)"; fi; \
 	fi
+endef
 
 # axe-core, which the browser tests inject into every page of the staff journeys
 # (tests/e2e/accessibility.py): the version pinned in $(AXE_DIR)/package-lock.json, from npm.
@@ -62,7 +80,7 @@ test-postgres: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check gatehouse tests bench
 	$(VENV)/bin/ruff format --check gatehouse tests bench
-	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py gatehouse/authenticator/protocol.py gatehouse/authenticator/client.py gatehouse/signin/longpoll.py gatehouse/hotpath.py
+	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py gatehouse/authenticator/protocol.py gatehouse/authenticator/client.py gatehouse/signin/longpoll.py gatehouse/hotpath.py gatehouse/bulk.py gatehouse/directory/credentials.py gatehouse/directory/sync.py gatehouse/directory/sources
 
 clean:
 	rm -rf $(VENV) build *.egg-info $(AXE_DIR)/node_modules test-artifacts

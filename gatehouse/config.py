@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
@@ -276,6 +276,14 @@ def _syslog_address(value: Any) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _https_url_or_empty(value: Any) -> str:
+    text = _text(value).strip()
+    parts = urlsplit(text)
+    if text and (parts.scheme != "https" or not parts.hostname):
+        raise ValueError("expected empty or an https:// URL")
+    return text
+
+
 @dataclass(frozen=True)
 class Key:
     parse: Callable[[Any], Any]
@@ -361,6 +369,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "#f5f7fa",
             "Colour of the page around its content (#rrggbb). It must keep the grey of small "
             "print readable (contrast at least 4.5:1 against #57606a).",
+        ),
+        "password_change_url": Key(
+            _https_url_or_empty,
+            "",
+            "Where staff change their directory password (a self-service page); linked when "
+            "the directory refuses a sign-in because the password has expired or must be "
+            "changed. Empty: they are sent to the helpdesk.",
         ),
     },
     "learning": {
@@ -518,6 +533,26 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "trust site), where the person can be helped.",
         ),
     },
+    "directory": {
+        "full_sync_interval": Key(
+            _duration(3600, 30 * 86400),
+            "24h",
+            "How often `gatehouse jobs` syncs each directory source in full; the runs between "
+            "are incremental (uSNChanged in Active Directory, modifyTimestamp in OpenLDAP).",
+        ),
+        "disable_threshold": Key(
+            _integer(1, 10_000_000),
+            500,
+            "A sync that would disable or remove more users than this stops and changes "
+            "nothing, until run with `gatehouse directory sync --force` (as Entra Connect's "
+            "accidental-delete guard).",
+        ),
+        "ldap": Key(
+            lambda value: value,
+            (),
+            "Directory sources, each an [[directory.ldap]] table: see below.",
+        ),
+    },
     "log": {
         "level": Key(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level."),
         "format": Key(
@@ -557,6 +592,372 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
     },
 }
+
+
+# --- directory sources ([[directory.ldap]]) -------------------------------------------------
+
+ACTIVE_DIRECTORY, OPENLDAP = "active_directory", "openldap"
+KINDS = (ACTIVE_DIRECTORY, OPENLDAP)
+_REQUIRED = object()
+_SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+@dataclass(frozen=True)
+class ByKind:
+    """A default that depends on the source's kind."""
+
+    active_directory: Any
+    openldap: Any
+
+
+@dataclass(frozen=True)
+class SourceKey:
+    """A key of one [[directory.ldap]] table. `default` is a value, _REQUIRED, or ByKind."""
+
+    parse: Callable[[Any], Any]
+    default: Any
+    doc: str
+
+    def default_for(self, kind: str) -> Any:
+        return getattr(self.default, kind) if isinstance(self.default, ByKind) else self.default
+
+
+def _ldap_urls(value: Any) -> tuple[str, ...]:
+    urls = _string_list(value)
+    if not urls:
+        raise ValueError("expected at least one URL such as ldaps://dc1.example.org")
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in {"ldap", "ldaps"} or not parts.hostname:
+            raise ValueError(f"'{url}' is not an ldap:// or ldaps:// URL with a host")
+        if parts.path not in {"", "/"} or parts.query:
+            raise ValueError(f"'{url}' has a path or query; give the base DNs in their own keys")
+    return urls
+
+
+def _dn(value: Any) -> str:
+    import ldap.dn
+
+    text = _text(value).strip()
+    if not text or not ldap.dn.is_dn(text):
+        raise ValueError("expected a distinguished name such as OU=Staff,DC=example,DC=org")
+    return text
+
+
+def _bind_name(value: Any) -> str:
+    """A DN, or the forms Active Directory also binds with: user@domain, DOMAIN\\user."""
+    text = _text(value).strip()
+    if re.fullmatch(r"[^@\s\\]+@[^@\s]+|[^\\\s]+\\[^\\\s]+", text):
+        return text
+    return _dn(text)
+
+
+def _dn_or_empty(value: Any) -> str:
+    return _dn(value) if _text(value).strip() else ""
+
+
+def _ldap_filter(value: Any) -> str:
+    text = _text(value).strip()
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            break
+    if text and (depth != 0 or not (text.startswith("(") and text.endswith(")"))):
+        raise ValueError("expected an LDAP filter in parentheses such as (objectClass=user)")
+    return text
+
+
+def _attribute(value: Any) -> str:
+    text = _text(value).strip()
+    if text and not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", text):
+        raise ValueError("expected an LDAP attribute name such as sAMAccountName, or empty")
+    return text
+
+
+def _required_attribute(value: Any) -> str:
+    text = _attribute(value)
+    if not text:
+        raise ValueError("expected an LDAP attribute name")
+    return text
+
+
+ATTRIBUTE_KEYS: dict[str, SourceKey] = {
+    "username": SourceKey(
+        _required_attribute,
+        ByKind("sAMAccountName", "uid"),
+        "The Gatehouse username (stored in lower case).",
+    ),
+    "sign_in_name": SourceKey(
+        _attribute,
+        ByKind("userPrincipalName", ""),
+        "A second name staff may sign in with (e.g. alice@corp.example.org); empty: none.",
+    ),
+    "email": SourceKey(_attribute, "mail", "Email address."),
+    "display_name": SourceKey(_attribute, ByKind("displayName", "cn"), "Display name."),
+    "department": SourceKey(_attribute, ByKind("department", "departmentNumber"), "Department."),
+    "employee_id": SourceKey(
+        _attribute,
+        ByKind("employeeID", "employeeNumber"),
+        "Employee id (shown to the helpdesk).",
+    ),
+    "id": SourceKey(
+        _required_attribute,
+        ByKind("objectGUID", "entryUUID"),
+        "The stable id of users and groups: renames and moves follow it.",
+    ),
+    "group_name": SourceKey(_required_attribute, "cn", "A group's name in Gatehouse."),
+}
+
+
+def _attribute_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError('expected a table such as { username = "uid" }')
+    unknown = sorted(set(value) - set(ATTRIBUTE_KEYS))
+    if unknown:
+        raise ValueError(
+            f"unknown attribute {', '.join(unknown)}; valid: {', '.join(ATTRIBUTE_KEYS)}"
+        )
+    return {key: ATTRIBUTE_KEYS[key].parse(text) for key, text in value.items()}
+
+
+SOURCE_KEYS: dict[str, SourceKey] = {
+    "name": SourceKey(
+        _text,
+        _REQUIRED,
+        "What Gatehouse calls this source (letters, digits, - and _; not 'local'): users "
+        "carry it, and `gatehouse directory sync SOURCE` names it.",
+    ),
+    "kind": SourceKey(
+        _choice(*KINDS),
+        _REQUIRED,
+        "active_directory or openldap: chooses the defaults below, how accounts are found "
+        "disabled, and how sync finds changes.",
+    ),
+    "urls": SourceKey(
+        _ldap_urls,
+        _REQUIRED,
+        "Servers, tried in order (failover): ldaps://host[:636], or ldap://host[:389] with "
+        "start_tls.",
+    ),
+    "start_tls": SourceKey(
+        _boolean, False, "Upgrade ldap:// connections with StartTLS (required for ldap://)."
+    ),
+    "ca_file": SourceKey(
+        _text,
+        "",
+        "PEM file of the CA that signed the servers' certificates (relative to this file); "
+        "empty: the system's CAs.",
+    ),
+    "verify_certificate": SourceKey(
+        _boolean,
+        True,
+        "Check the servers' certificates and names. Turn off only to diagnose; passwords go "
+        "to whoever answers.",
+    ),
+    "bind_dn": SourceKey(
+        _bind_name,
+        _REQUIRED,
+        "The service account Gatehouse searches with (read access is enough): its DN, or for "
+        "Active Directory also svc@corp.example.org or CORP\\svc.",
+    ),
+    "bind_password_file": SourceKey(
+        _text,
+        "",
+        "File holding the service account's password (relative to this file; mode 0600). "
+        "Or set the environment variable GATEHOUSE_DIRECTORY_LDAP_<NAME>_BIND_PASSWORD; the "
+        "password itself never goes in this file.",
+    ),
+    "user_base": SourceKey(_dn, _REQUIRED, "Where users are searched (subtree)."),
+    "user_filter": SourceKey(
+        _ldap_filter,
+        ByKind("(&(objectCategory=person)(objectClass=user))", "(objectClass=inetOrgPerson)"),
+        "Which entries under user_base are Gatehouse users.",
+    ),
+    "group_base": SourceKey(
+        _dn_or_empty, "", "Where groups are searched (subtree); empty: user_base."
+    ),
+    "group_filter": SourceKey(
+        _ldap_filter,
+        ByKind("(objectClass=group)", "(objectClass=groupOfNames)"),
+        "Which entries under group_base are groups.",
+    ),
+    "membership": SourceKey(
+        _choice("member_of", "group_search"),
+        "member_of",
+        "member_of: users' memberOf attribute (Active Directory; OpenLDAP's memberof overlay); "
+        "group_search: the groups' member_attribute.",
+    ),
+    "member_attribute": SourceKey(
+        _choice("member", "uniqueMember", "memberUid"),
+        "member",
+        "The groups' attribute listing their members: member or uniqueMember (DNs), memberUid "
+        "(usernames).",
+    ),
+    "nested_groups": SourceKey(
+        _boolean,
+        ByKind(True, False),
+        "A member of a group inside a group is a member of both (as Active Directory's "
+        "LDAP_MATCHING_RULE_IN_CHAIN).",
+    ),
+    "disabled_filter": SourceKey(
+        _ldap_filter,
+        "",
+        "Users matching this filter are disabled in Gatehouse, besides those the directory "
+        "disables (userAccountControl, accountExpires; OpenLDAP's administrative lock).",
+    ),
+    "attributes": SourceKey(
+        _attribute_map,
+        {},
+        'The attribute map, e.g. { username = "uid", email = "mail" }; keys: '
+        + ", ".join(ATTRIBUTE_KEYS)
+        + " (defaults in the table below).",
+    ),
+    "timeout": SourceKey(
+        _duration(1, 300), "5s", "How long to wait for a server to connect or to answer."
+    ),
+    "page_size": SourceKey(
+        _integer(1, 10_000), 500, "Entries per page of a sync's searches (Simple Paged Results)."
+    ),
+    "adopt_local_users": SourceKey(
+        _boolean,
+        False,
+        "A directory user whose username a local user already has takes that account over "
+        "(keeping its security info), instead of being skipped; administrators are never "
+        "taken over.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class LdapSettings:
+    """One validated [[directory.ldap]] table."""
+
+    name: str
+    kind: str
+    urls: tuple[str, ...]
+    start_tls: bool
+    ca_file: Path | None
+    verify_certificate: bool
+    bind_dn: str
+    bind_password_file: Path | None
+    bind_password_env: str
+    user_base: str
+    user_filter: str
+    group_base: str
+    group_filter: str
+    membership: str
+    member_attribute: str
+    nested_groups: bool
+    disabled_filter: str
+    attributes: dict[str, str]
+    timeout: int
+    page_size: int
+    adopt_local_users: bool
+
+    def bind_password(self, environ: Mapping[str, str] | None = None) -> str:
+        variables = os.environ if environ is None else environ
+        if self.bind_password_env in variables:
+            return variables[self.bind_password_env]
+        where = f"directory.ldap '{self.name}': bind_password_file"
+        if self.bind_password_file is None:
+            raise ConfigError(
+                f"directory.ldap '{self.name}': no service password; set "
+                f"{self.bind_password_env} or bind_password_file"
+            )
+        try:
+            text = self.bind_password_file.read_text()
+        except OSError as exc:
+            raise ConfigError(
+                f"{where}: '{self.bind_password_file}' cannot be read ({exc.strerror})"
+            ) from None
+        password = text.rstrip("\r\n")
+        if not password:
+            raise ConfigError(f"{where}: '{self.bind_password_file}' is empty")
+        return password
+
+
+def source_env_name(source: str, key: str) -> str:
+    return f"GATEHOUSE_DIRECTORY_LDAP_{re.sub(r'[^A-Z0-9]', '_', source.upper())}_{key.upper()}"
+
+
+def parse_sources(
+    value: Any, environ: dict[str, str], where: str, base_dir: Path
+) -> tuple[LdapSettings, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(t, dict) for t in value):
+        raise ConfigError(f"{where}: directory.ldap must be tables, written [[directory.ldap]]")
+    sources: list[LdapSettings] = []
+    for number, table in enumerate(value, start=1):
+        sources.append(_parse_source(table, number, environ, where, base_dir))
+    names = [source.name for source in sources]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"{where}: two [[directory.ldap]] sources are named '{name}'")
+    return tuple(sources)
+
+
+def _parse_source(
+    table: dict, number: int, environ: dict[str, str], where: str, base_dir: Path
+) -> LdapSettings:
+    label = f"{where}: [[directory.ldap]] number {number}"
+    name = table.get("name")
+    if not isinstance(name, str) or not _SOURCE_NAME.fullmatch(name) or name == "local":
+        raise ConfigError(
+            f"{label}: name {name!r} is not valid: expected 1-32 lower-case letters, digits, "
+            "- and _ (not 'local')"
+        )
+    label = f"{where}: directory.ldap '{name}'"
+    if "bind_password" in table:
+        raise ConfigError(
+            f"{label}: bind_password does not belong in the file; use bind_password_file or "
+            f"the environment variable {source_env_name(name, 'bind_password')}"
+        )
+    unknown = sorted(set(table) - set(SOURCE_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{label}: unknown key '{unknown[0]}'; valid keys: {', '.join(SOURCE_KEYS)}"
+        )
+    kind = table.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(
+            f"{label}: kind {kind!r} is not valid: expected one of {', '.join(KINDS)}"
+        )
+    values: dict[str, Any] = {}
+    for key, spec in SOURCE_KEYS.items():
+        variable = source_env_name(name, key)
+        if variable in environ and key not in {"name", "kind", "attributes"}:
+            raw, origin = environ[variable], f"environment variable {variable}"
+        elif key in table:
+            raw, origin = table[key], f"{label}: {key}"
+        elif spec.default is _REQUIRED:
+            raise ConfigError(f"{label}: {key} is required ({spec.doc})")
+        else:
+            raw, origin = spec.default_for(kind), f"default {key}"
+        try:
+            values[key] = spec.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {raw!r} is not valid: {exc}") from None
+    values["attributes"] = {
+        key: values["attributes"].get(key, spec.default_for(kind))
+        for key, spec in ATTRIBUTE_KEYS.items()
+    }
+    tls = values["start_tls"]
+    for url in values["urls"]:
+        if url.startswith("ldaps://") and tls:
+            raise ConfigError(f"{label}: start_tls is for ldap:// URLs; {url} is TLS already")
+        if url.startswith("ldap://") and not tls:
+            raise ConfigError(
+                f"{label}: {url} would send passwords in clear; use ldaps:// or start_tls = true"
+            )
+    if values["membership"] == "member_of" and values["member_attribute"] == "memberUid":
+        raise ConfigError(
+            f"{label}: member_attribute memberUid lists usernames, not DNs: use membership = "
+            '"group_search" with it'
+        )
+    values["group_base"] = values["group_base"] or values["user_base"]
+    for key in ("ca_file", "bind_password_file"):
+        values[key] = (base_dir / values[key]).resolve() if values[key] else None
+    return LdapSettings(bind_password_env=source_env_name(name, "bind_password"), **values)
 
 
 def env_name(section: str, key: str) -> str:
@@ -674,11 +1075,16 @@ def load(
                     f"{where}: unknown key '{section}.{key}'; valid keys in [{section}]: "
                     + ", ".join(SCHEMA[section])
                 )
+    base_dir = source.parent if source else Path.cwd()
     values: dict[str, dict[str, Any]] = {}
     for section, keys in SCHEMA.items():
         values[section] = {}
         for key, spec in keys.items():
             variable = env_name(section, key)
+            if (section, key) == ("directory", "ldap"):
+                tables = raw.get(section, {}).get(key, [])
+                values[section][key] = parse_sources(tables, environ, where, base_dir)
+                continue
             if variable in environ:
                 value, origin = environ[variable], f"environment variable {variable}"
             elif key in raw.get(section, {}):
@@ -689,7 +1095,6 @@ def load(
                 values[section][key] = spec.parse(value)
             except ValueError as exc:
                 raise ConfigError(f"{origin}: {value!r} is not valid: {exc}") from None
-    base_dir = source.parent if source else Path.cwd()
     config = Config(values=values, base_dir=base_dir, source=source)
     public_host = urlsplit(config["server.public_url"]).hostname or ""
     domain = config["server.cookie_domain"]
@@ -722,6 +1127,23 @@ def check(config: Config) -> None:
             raise ConfigError(
                 f"organisation.logo: '{logo}' cannot be read ({exc.strerror})"
             ) from None
+    for ldap_source in config["directory.ldap"]:
+        ldap_source.bind_password()
+        ca_file = ldap_source.ca_file
+        if ca_file is not None:
+            try:
+                pem = ca_file.read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or "not text"
+                raise ConfigError(
+                    f"directory.ldap '{ldap_source.name}': ca_file '{ca_file}' cannot be read "
+                    f"({reason})"
+                ) from None
+            if "-----BEGIN CERTIFICATE-----" not in pem:
+                raise ConfigError(
+                    f"directory.ldap '{ldap_source.name}': ca_file '{ca_file}' holds no PEM "
+                    "certificate"
+                )
     from gatehouse.crypto import check_rsa_private_key_pem
 
     for number, pem in enumerate(config.signing_keys, start=1):
@@ -744,13 +1166,43 @@ def render_commented(overrides: dict[str, dict[str, Any]] | None = None) -> str:
     for section, keys in SCHEMA.items():
         lines.append(f"[{section}]")
         for key, spec in keys.items():
+            if (section, key) == ("directory", "ldap"):
+                continue
             lines.append(f"# {spec.doc}")
             if key in overrides.get(section, {}):
                 lines.append(f"{key} = {_toml_value(overrides[section][key])}")
             else:
                 lines.append(f"# {key} = {_toml_value(spec.default)}")
         lines.append("")
+        if section == "directory":
+            lines += _render_sources(overrides.get(section, {}).get("ldap", ()))
     return "\n".join(lines)
+
+
+SOURCE_EXAMPLE = {
+    "name": "corp",
+    "kind": ACTIVE_DIRECTORY,
+    "urls": ["ldaps://dc1.corp.example.org", "ldaps://dc2.corp.example.org"],
+    "ca_file": "corp-ca.pem",
+    "bind_dn": "CN=svc-gatehouse,OU=Service Accounts,DC=corp,DC=example,DC=org",
+    "bind_password_file": "corp-bind.password",
+    "user_base": "OU=Staff,DC=corp,DC=example,DC=org",
+}
+
+
+def _render_sources(sources: Sequence[dict[str, Any]]) -> list[str]:
+    """[[directory.ldap]] tables: those given, else a commented example (docs/directory.md)."""
+    lines = []
+    if not sources:
+        lines.append("# Directory sources (docs/directory.md), e.g. Active Directory:")
+        lines.append("# [[directory.ldap]]")
+        lines += [f"# {key} = {_toml_value(value)}" for key, value in SOURCE_EXAMPLE.items()]
+        return [*lines, ""]
+    for table in sources:
+        lines.append("[[directory.ldap]]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+        lines.append("")
+    return lines
 
 
 def _toml_value(value: Any) -> str:
@@ -760,6 +1212,9 @@ def _toml_value(value: Any) -> str:
         return str(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pairs = ", ".join(f"{key} = {_toml_value(v)}" for key, v in value.items())
+        return "{ " + pairs + " }" if pairs else "{}"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -785,10 +1240,45 @@ def render_reference() -> str:
             "|---|---|---|---|",
         ]
         for key, spec in keys.items():
+            if (section, key) == ("directory", "ldap"):
+                lines.append(f"| `{key}` | | | {spec.doc} |")
+                continue
             default = _toml_value(spec.default)
             lines.append(f"| `{key}` | `{env_name(section, key)}` | `{default}` | {spec.doc} |")
         lines.append("")
+        if section == "directory":
+            lines += _source_reference()
     return "\n".join(lines)
+
+
+def _source_reference() -> list[str]:
+    lines = [
+        "### [[directory.ldap]]",
+        "",
+        "One table per directory source (docs/directory.md). In the environment, a source's key",
+        "is `GATEHOUSE_DIRECTORY_LDAP_<NAME>_<KEY>`, with NAME the source's name in capitals",
+        "(`-` becomes `_`); `name`, `kind` and `attributes` are taken from the file only.",
+        "Defaults that differ by `kind` are shown as Active Directory / OpenLDAP.",
+        "",
+        "| key | default | meaning |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{key}` | {_kind_default(spec)} | {spec.doc} |" for key, spec in SOURCE_KEYS.items()
+    ]
+    lines += ["", "#### attributes", "", "| key | default | meaning |", "|---|---|---|"]
+    lines += [
+        f"| `{key}` | {_kind_default(spec)} | {spec.doc} |" for key, spec in ATTRIBUTE_KEYS.items()
+    ]
+    return [*lines, ""]
+
+
+def _kind_default(spec: SourceKey) -> str:
+    if spec.default is _REQUIRED:
+        return "required"
+    if isinstance(spec.default, ByKind):
+        return " / ".join(f"`{_toml_value(spec.default_for(kind))}`" for kind in KINDS)
+    return f"`{_toml_value(spec.default)}`"
 
 
 if __name__ == "__main__":

@@ -55,6 +55,33 @@ def _oidc_tokens(now: datetime) -> Outcome:
     return grants.clear_finished(now)
 
 
+@dataclass(frozen=True)
+class _Synced:
+    lines: list[str]
+    ok: bool
+
+    def summary(self) -> str:
+        return "; ".join(self.lines) or "no directory sources configured"
+
+
+def _directory_sync(now: datetime) -> Outcome:
+    """Sync every directory source: incremental, or in full once directory.full_sync_interval
+    has passed since the last full run."""
+    from gatehouse.directory import sync
+
+    lines, ok = [], True
+    for source, full in sync.due(now):
+        try:
+            result = sync.run(source, full=full, now=now)
+        except sync.SyncError as exc:
+            lines.append(str(exc))
+            ok = False
+            continue
+        lines.append(result.summary())
+        ok = ok and result.ok
+    return _Synced(lines, ok)
+
+
 def _retention(now: datetime) -> Outcome:
     """Delete sign-in events and what belongs to them past signin_log.retention_days, and
     finished flows, sessions, push challenges and throttle records (gatehouse.retention)."""
@@ -64,6 +91,7 @@ def _retention(now: datetime) -> Outcome:
 
 
 JOBS: tuple[Job, ...] = (
+    Job("directory-sync", _directory_sync),
     Job("registration-reminders", _registration_reminders),
     Job("oidc-tokens", _oidc_tokens),
     Job("retention", _retention),

@@ -135,3 +135,65 @@ def require_mfa_everywhere() -> None:
 @pytest.fixture
 def mfa_everywhere(db):
     require_mfa_everywhere()
+
+
+def require_programs(*programs) -> None:
+    """Skip (fail in CI) a test whose real servers are not installed here."""
+    from tests.ldap_servers import missing
+
+    reason = missing(*programs)
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def slapd(tmp_path):
+    """OpenLDAP's slapd on loopback with the Northwind test directory (a few hundred staff)."""
+    from tests import ldap_servers
+
+    require_programs(ldap_servers.SLAPD, ldap_servers.SLAPADD)
+    with ldap_servers.running_slapd(tmp_path / "slapd", ldap_servers.northwind()) as server:
+        yield server
+
+
+@pytest.fixture
+def reconfigure(settings, monkeypatch):
+    """Change configuration for one test: `reconfigure(sources=[table, ...], directory={...},
+    organisation={...})`. A source table may carry its `bind_password`, set in the
+    environment as an operator would."""
+    import dataclasses
+    from pathlib import Path
+
+    from gatehouse import config as gatehouse_config
+    from gatehouse import generations
+    from gatehouse.access import snapshot
+    from gatehouse.directory import sources as directory_sources
+    from gatehouse.signin import sessions
+
+    def change(sources=None, **sections) -> None:
+        # Caches in memory (the access snapshot, sessions) outlive the database an earlier
+        # test rolled back: start from this test's own.
+        generations.bump(snapshot.GENERATION)
+        generations.bump(sessions.GENERATION)
+        values = {section: dict(keys) for section, keys in settings.CONFIG.values.items()}
+        if sources is not None:
+            tables = []
+            for table in sources:
+                table = dict(table)
+                password = table.pop("bind_password", None)
+                if password is not None:
+                    variable = gatehouse_config.source_env_name(table["name"], "bind_password")
+                    monkeypatch.setenv(variable, password)
+                tables.append(table)
+            values["directory"]["ldap"] = gatehouse_config.parse_sources(
+                tables, dict(os.environ), "test", Path.cwd()
+            )
+        for section, keys in sections.items():
+            values[section].update(keys)
+        settings.CONFIG = dataclasses.replace(settings.CONFIG, values=values)
+        directory_sources.configured.cache_clear()
+
+    yield change
+    directory_sources.configured.cache_clear()

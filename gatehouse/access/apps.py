@@ -7,8 +7,9 @@ class AccessConfig(AppConfig):
 
     def ready(self) -> None:
         from gatehouse import generations
-        from gatehouse.access import models
+        from gatehouse.access import models, policies
         from gatehouse.access.snapshot import GENERATION
+        from gatehouse.directory import signals
 
         generations.bump_on_change(
             GENERATION,
@@ -17,3 +18,4 @@ class AccessConfig(AppConfig):
             models.AccessPolicy,
             models.ProtectedApp,
         )
+        signals.group_renamed.connect(policies.follow_group_rename, dispatch_uid="policies")

@@ -3,6 +3,7 @@ evaluates them from gatehouse.access.snapshot.)"""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 from django.db import transaction
@@ -12,6 +13,7 @@ from gatehouse.access import policyfile
 from gatehouse.access.engine import Policy
 from gatehouse.access.models import AccessPolicy
 from gatehouse.audit import trail
+from gatehouse.directory import signals
 
 
 class PolicyNotFound(LookupError):
@@ -82,3 +84,17 @@ def replace_all(policies: Sequence[Policy], actor: str) -> None:
 
 def export(fmt: policyfile.Format) -> str:
     return policyfile.dump(stored(), fmt)
+
+
+def follow_group_rename(sender, old: str, new: str, actor: str, **kwargs) -> None:
+    """A directory renamed a group: every policy naming it names the new name (audited)."""
+    for row in AccessPolicy.objects.all():
+        users = row.document["conditions"]["users"]
+        keys = [key for key in ("include_groups", "exclude_groups") if old in users[key]]
+        if not keys:
+            continue
+        document = copy.deepcopy(row.document)
+        for key in keys:
+            named = document["conditions"]["users"][key]
+            document["conditions"]["users"][key] = signals.renamed(named, old, new)
+        save(policyfile.policy_from_dict(document), actor)

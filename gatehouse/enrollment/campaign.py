@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from gatehouse.audit import trail
+from gatehouse.directory import signals
 from gatehouse.enrollment.models import Campaign, Snooze
 
 NUDGE, SNOOZED = "registration_nudge", "snoozed"
@@ -179,6 +180,25 @@ def end_campaign(actor: str, now: datetime | None = None) -> Campaign | None:
         campaign.save(update_fields=["active", "ended_at"])
         trail.record(actor, "campaign.end", f"campaign:{campaign.id}", before=before, after=None)
     return campaign
+
+
+def follow_group_rename(sender, old: str, new: str, actor: str, **kwargs) -> None:
+    """A directory renamed a group: the campaign's scope names the new name (audited)."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().filter(active=True).first()
+        if campaign is None or old not in campaign.groups + campaign.exclude:
+            return
+        before = as_dict(campaign)
+        campaign.groups = signals.renamed(campaign.groups, old, new)
+        campaign.exclude = signals.renamed(campaign.exclude, old, new)
+        campaign.save(update_fields=["groups", "exclude"])
+        trail.record(
+            actor,
+            "campaign.update",
+            f"campaign:{campaign.id}",
+            before=before,
+            after=as_dict(campaign),
+        )
 
 
 def _snoozes(campaign: Campaign, user) -> QuerySet:

@@ -58,6 +58,7 @@ class FlowOut(Schema):
         "possible, a registration interrupt, or signed in with a Temporary Access Pass and no "
         "method yet.",
     )
+    password_change_url: str | None = None
     push: dict | None = None
 
 
@@ -111,7 +112,7 @@ FLOW_LINKS = {
 
 @router.post(
     "/signin",
-    response={200: FlowOut, 401: ErrorOut, 429: ThrottledOut},
+    response={200: FlowOut, 401: ErrorOut, 429: ThrottledOut, 503: ErrorOut},
     summary="Start a sign-in with a username and password",
     exclude_none=True,
     openapi_extra={"responses": {"200": {"links": FLOW_LINKS}}},
@@ -132,6 +133,7 @@ def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
 
 ERRORS = {
     "invalid_credentials": (401, "The username or password is incorrect."),
+    "directory_unavailable": (503, signin_flow.DIRECTORY_UNAVAILABLE),
     "invalid_code": (400, "That code is not right. Check it and try again."),
     "unknown_method": (400, "Use one of the methods this sign-in offers."),
     "factor_locked": (

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,7 +20,9 @@ from gatehouse.access.decisions import Assessment, assess
 from gatehouse.access.engine import Decision
 from gatehouse.access.locator import locate
 from gatehouse.authenticator import challenges, fraud
+from gatehouse.directory import credentials
 from gatehouse.directory.importer import normalise_username
+from gatehouse.directory.sources.base import Verdict
 from gatehouse.enrollment import campaign, notices, security_info
 from gatehouse.methods import registry
 from gatehouse.signin import log, sessions
@@ -60,8 +61,8 @@ class Attempt:
 class Outcome:
     """What the caller shows: an error or the flow's new state (and a session to set).
 
-    Errors: `invalid_credentials`, `throttled` (+retry_after), `invalid_code` (+attempts_left),
-    `factor_locked`, `unknown_method`, `wrong_state`."""
+    Errors: `invalid_credentials`, `throttled` (+retry_after), `directory_unavailable`,
+    `invalid_code` (+attempts_left), `factor_locked`, `unknown_method`, `wrong_state`."""
 
     error: str | None = None
     message: str = ""
@@ -70,14 +71,6 @@ class Outcome:
     flow: SignInFlow | None = None
     new_session: sessions.NewSession | None = field(default=None, repr=False)
     push: challenges.Challenge | None = None
-
-
-def _password_ok(user, password: str) -> bool:
-    """Check the password, spending the same hashing time whether or not the user exists."""
-    if user is not None and user.has_usable_password():
-        return user.check_password(password)
-    get_user_model()().set_password(password)
-    return False
 
 
 def _resolved(attempt: Attempt) -> Attempt:
@@ -89,6 +82,9 @@ def _resolved(attempt: Attempt) -> Attempt:
 def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
     attempt = _resolved(attempt)
     username = normalise_username(attempt.username)[:150]
+    # One account, one throttle: a directory sign-in name counts as the account's username.
+    user = credentials.account(username)
+    username = user.username if user is not None else username
     client = attempt.client
     logged = _logged(username, attempt)
     where = logged["where"]
@@ -100,14 +96,20 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
         reason, seconds = wait
         log.record(user=None, result=log.FAILURE, reason=reason, **logged)
         return Outcome(error="throttled", retry_after=seconds)
-    user = get_user_model().objects.filter(username=username).first() if username else None
-    if not _password_ok(user, attempt.password):
-        reason = "bad_password" if user is not None else "unknown_user"
-        log.record(user=user, result=log.FAILURE, reason=reason, **logged)
+    checked = credentials.check(user, attempt.password)
+    if checked.verdict == Verdict.UNAVAILABLE:
+        # Fail closed, and say why; an unknown name is told the same (credentials.check). The
+        # guess keeps its slot: it could not be told from a right one.
+        log.record(user=user, result=log.FAILURE, reason=checked.verdict.value, **logged)
+        return Outcome(error="directory_unavailable", message=DIRECTORY_UNAVAILABLE)
+    if not checked.verdict.password_was_right:
+        log.record(user=user, result=log.FAILURE, reason=checked.verdict.value, **logged)
         return Outcome(error="invalid_credentials")
     throttle().success(username, where.trusted, client.ip, now)
     flow = _new_flow(user, attempt, logged)
     helpdesk = settings.CONFIG["organisation.helpdesk"]
+    if checked.verdict != Verdict.OK:
+        return _finish(flow, BLOCKED, checked.verdict.value, directory_refusal(checked.verdict))
     if not user.is_active:
         return _finish(
             flow, BLOCKED, "account_disabled", f"Your account is disabled. Contact {helpdesk}."
@@ -119,6 +121,32 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
         )
         return _finish(flow, BLOCKED, fraud.REASON, message)
     return _decide(flow, current)
+
+
+DIRECTORY_UNAVAILABLE = (
+    "Signing in with your organisation password is not possible right now: Gatehouse cannot "
+    "reach the directory. Try again in a few minutes."
+)
+
+
+PASSWORD_CHANGE_REASONS = frozenset({Verdict.PASSWORD_EXPIRED, Verdict.MUST_CHANGE_PASSWORD})
+
+
+def directory_refusal(verdict: Verdict) -> str:
+    """What to tell someone whose right password the directory refused."""
+    helpdesk = settings.CONFIG["organisation.helpdesk"]
+    change_url = settings.CONFIG["organisation.password_change_url"]
+    change = f"Change it at {change_url}" if change_url else f"Contact {helpdesk} to change it"
+    return {
+        Verdict.PASSWORD_EXPIRED: f"Your password has expired. {change}, then sign in again.",
+        Verdict.MUST_CHANGE_PASSWORD: (
+            f"You must change your password before you can sign in. {change}, then sign in again."
+        ),
+        Verdict.ACCOUNT_DISABLED: f"Your account is disabled. Contact {helpdesk}.",
+        Verdict.ACCOUNT_EXPIRED: f"Your account has expired. Contact {helpdesk}.",
+        Verdict.LOGON_HOURS: f"Your account may not sign in at this time. Contact {helpdesk}.",
+        Verdict.WORKSTATION: f"Your account may not sign in from here. Contact {helpdesk}.",
+    }[verdict]
 
 
 def step_up(session: SSOSession, client: ClientContext, app: str, return_to: str) -> Outcome:
@@ -554,6 +582,9 @@ def describe(flow: SignInFlow) -> dict:
         return body
     body["reason"] = flow.reason
     body["message"] = data.get("message", "")
+    change_url = settings.CONFIG["organisation.password_change_url"]
+    if flow.reason in PASSWORD_CHANGE_REASONS and change_url:
+        body["password_change_url"] = change_url
     if flow.status == MFA_REQUIRED:
         body["methods"] = data["methods"]
         push = challenges.get(data["push"]) if data.get("push") else None

@@ -59,6 +59,9 @@ def signin_page(request: HttpRequest) -> HttpResponse:
     if outcome.error == "throttled":
         context["error"] = _wait_message(outcome.retry_after)
         return render(request, "signin/signin.html", context, status=429)
+    if outcome.error == "directory_unavailable":
+        context["error"] = outcome.message
+        return render(request, "signin/signin.html", context, status=503)
     if outcome.error:
         context["error"] = "The username or password is incorrect."
         return render(request, "signin/signin.html", context, status=401)

@@ -315,8 +315,9 @@ def test_jobs_run_sends_the_reminders_and_reports_what_it_did(staff, mailbox, ca
     assert "0 sent, 1 already sent" in capsys.readouterr().out
     assert len(mailbox.wait_for(1)) == 1
     assert main(["jobs", "run", "backups"]) == 2
-    assert "no job backups; jobs: registration-reminders, oidc-tokens, retention" in (
-        capsys.readouterr().err
+    assert (
+        "no job backups; jobs: directory-sync, registration-reminders, oidc-tokens, retention"
+        in capsys.readouterr().err
     )
 
 

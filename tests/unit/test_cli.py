@@ -48,3 +48,24 @@ def test_bad_arguments_exit_2_with_one_line(capsys):
         main(["serve", "--port", "70000"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_check_validates_directory_sources(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GATEHOUSE_SECRETS_KEY_FILE")
+    main(["init", "--dir", str(tmp_path)])
+    path = tmp_path / "gatehouse.toml"
+    source = (
+        '\n[[directory.ldap]]\nname = "corp"\nkind = "active_directory"\n'
+        'urls = ["ldaps://dc1.corp.test"]\nbind_dn = "svc@corp.test"\n'
+        'bind_password_file = "corp.password"\nuser_base = "OU=Staff,DC=corp,DC=test"\n'
+    )
+    text = path.read_text()
+    path.write_text(text.replace("\n[log]", source + "\n[log]"))
+    capsys.readouterr()
+    assert main(["--config", str(path), "check"]) == 2
+    assert "corp.password' cannot be read" in capsys.readouterr().err
+    (tmp_path / "corp.password").write_text("s3cret\n")
+    assert main(["--config", str(path), "check"]) == 0
+    assert "directory source corp: active_directory at ldaps://dc1.corp.test" in (
+        capsys.readouterr().out
+    )

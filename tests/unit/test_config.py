@@ -191,3 +191,110 @@ def test_a_logo_that_cannot_be_read_is_refused_by_check(tmp_path):
         config.ConfigError, match=r"organisation\.logo: .*missing\.svg' cannot be read"
     ):
         config.check(config.load(path, environ={}))
+
+
+SOURCE = """
+[[directory.ldap]]
+name = "corp"
+kind = "active_directory"
+urls = ["ldaps://dc1.corp.example.org", "ldaps://dc2.corp.example.org"]
+bind_dn = "CN=svc,OU=Service,DC=corp,DC=example,DC=org"
+bind_password_file = "corp.password"
+user_base = "OU=Staff,DC=corp,DC=example,DC=org"
+"""
+
+
+def test_a_directory_source_takes_the_defaults_of_its_kind(tmp_path):
+    loaded = config.load(write(tmp_path, SOURCE), environ={})
+    (corp,) = loaded["directory.ldap"]
+    assert corp.urls == ("ldaps://dc1.corp.example.org", "ldaps://dc2.corp.example.org")
+    assert corp.attributes["username"] == "sAMAccountName"
+    assert corp.attributes["id"] == "objectGUID"
+    assert corp.nested_groups and corp.group_base == corp.user_base
+    assert corp.bind_password_file == (tmp_path / "corp.password").resolve()
+    openldap = SOURCE.replace("active_directory", "openldap")
+    (lab,) = config.load(write(tmp_path, openldap), environ={})["directory.ldap"]
+    assert lab.attributes["username"] == "uid" and lab.attributes["id"] == "entryUUID"
+    assert not lab.nested_groups
+
+
+def test_a_source_key_is_overridden_from_the_environment_by_the_source_name(tmp_path):
+    environ = {
+        "GATEHOUSE_DIRECTORY_LDAP_CORP_PAGE_SIZE": "200",
+        "GATEHOUSE_DIRECTORY_LDAP_CORP_BIND_PASSWORD": "from the environment",
+    }
+    (corp,) = config.load(write(tmp_path, SOURCE), environ=environ)["directory.ldap"]
+    assert corp.page_size == 200
+    assert corp.bind_password(environ) == "from the environment"
+
+
+def test_the_service_password_comes_from_its_file(tmp_path):
+    loaded = config.load(write(tmp_path, SOURCE), environ={})
+    (corp,) = loaded["directory.ldap"]
+    with pytest.raises(config.ConfigError, match=r"corp\.password' cannot be read"):
+        corp.bind_password({})
+    (tmp_path / "corp.password").write_text("s3cret\n")
+    assert corp.bind_password({}) == "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('name = "corp"', 'name = "Corp!"'), "name 'Corp!' is not valid"),
+        (('name = "corp"', 'name = "local"'), "(not 'local')"),
+        (('kind = "active_directory"', 'kind = "novell"'), "kind 'novell' is not valid"),
+        (
+            ('urls = ["ldaps://dc1.corp.example.org", ', 'urls = ["ldap://dc1.corp.example.org", '),
+            "would send passwords in clear; use ldaps:// or start_tls = true",
+        ),
+        (("urls = [", "start_tls = true\nurls = ["), "start_tls is for ldap:// URLs"),
+        (
+            ("urls = [", 'bind_password = "x"\nurls = ['),
+            "bind_password does not belong in the file",
+        ),
+        (("urls = [", "page_sise = 5\nurls = ["), "unknown key 'page_sise'"),
+        (('user_base = "OU=', 'user_base = "not a dn OU='), "user_base: 'not a dn OU="),
+        (("urls = [", 'user_filter = "objectClass=user"\nurls = ['), "expected an LDAP filter"),
+        (("urls = [", 'attributes = { usrname = "uid" }\nurls = ['), "unknown attribute usrname"),
+        (('bind_dn = "CN=svc', 'xbind_dn = "CN=svc'), "unknown key 'xbind_dn'"),
+    ],
+)
+def test_a_bad_source_is_refused_with_the_key_and_what_is_valid(tmp_path, change, expected):
+    old, new = change
+    assert old in SOURCE
+    with pytest.raises(config.ConfigError) as error:
+        config.load(write(tmp_path, SOURCE.replace(old, new, 1)), environ={})
+    assert expected in str(error.value)
+
+
+def test_two_sources_may_not_share_a_name(tmp_path):
+    with pytest.raises(config.ConfigError, match=r"two \[\[directory\.ldap\]\] sources"):
+        config.load(write(tmp_path, SOURCE + SOURCE), environ={})
+
+
+def test_check_reads_the_service_password_and_the_ca(tmp_path):
+    (tmp_path / "secret.key").write_text("k" * 40)
+    path = write(tmp_path, SOURCE.replace("user_base", 'ca_file = "ca.pem"\nuser_base'))
+    loaded = config.load(path, environ={})
+    with pytest.raises(config.ConfigError, match=r"corp\.password' cannot be read"):
+        config.check(loaded)
+    (tmp_path / "corp.password").write_text("s3cret")
+    with pytest.raises(config.ConfigError, match=r"ca_file .*ca\.pem' cannot be read"):
+        config.check(loaded)
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    with pytest.raises(config.ConfigError, match="holds no PEM certificate"):
+        config.check(loaded)
+
+
+def test_rendered_sources_round_trip(tmp_path):
+    table = {
+        "name": "lab",
+        "kind": "openldap",
+        "urls": ["ldaps://ldap.lab"],
+        "bind_dn": "cn=svc,dc=lab",
+        "user_base": "ou=people,dc=lab",
+        "attributes": {"email": "mailPrimaryAddress"},
+    }
+    text = config.render_commented({"directory": {"ldap": [table]}})
+    (lab,) = config.load(write(tmp_path, text), environ={})["directory.ldap"]
+    assert lab.attributes["email"] == "mailPrimaryAddress" and lab.urls == ("ldaps://ldap.lab",)

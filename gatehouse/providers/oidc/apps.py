@@ -9,6 +9,7 @@ class OidcConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from gatehouse.access.models import ProtectedApp
+        from gatehouse.directory import signals as directory_signals
         from gatehouse.providers.oidc import clients, grants
         from gatehouse.signin import signals
 
@@ -17,3 +18,4 @@ class OidcConfig(AppConfig):
         post_delete.connect(clients.on_app_deleted, sender=ProtectedApp, dispatch_uid="oidc-client")
         signals.session_ended.connect(grants.on_session_ended, dispatch_uid="oidc-grants")
         signals.session_replaced.connect(grants.on_session_replaced, dispatch_uid="oidc-grants")
+        directory_signals.users_disabled.connect(grants.revoke_for_users, dispatch_uid="oidc")

@@ -103,6 +103,17 @@ def _revoke(links) -> int:
     return len(rows)
 
 
+def revoke_for_users(sender, user_ids: list[int], **kwargs) -> None:
+    """A directory disabled these users: every token they hold ends, whichever session (if
+    any still open) it came from."""
+    _revoke(SessionGrant.objects.filter(session__user_id__in=user_ids))
+    for token in get_refresh_token_model().objects.filter(
+        user_id__in=user_ids, revoked__isnull=True
+    ):
+        token.revoke()
+    get_access_token_model().objects.filter(user_id__in=user_ids).delete()
+
+
 def on_session_ended(sender, session: SSOSession, reason: str, **kwargs) -> None:
     if reason not in KEEPS_TOKENS:
         revoke_for_session(session)
