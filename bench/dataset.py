@@ -98,7 +98,8 @@ def sql_text(value: str) -> str:
 def users_sql(count: int, password_hash: str) -> str:
     return f"""
         INSERT INTO directory_user (id, password, is_superuser, username, first_name, last_name,
-            email, is_staff, is_active, date_joined, display_name, department)
+            email, is_staff, is_active, date_joined, display_name, department, source, dn,
+            sign_in_name, employee_id)
         SELECT g,
                CASE WHEN g <= 1000 THEN {sql_text(password_hash)} ELSE '!' || md5(g::text) END,
                false, 'user' || lpad(g::text, 7, '0'), '', '',
@@ -106,7 +107,8 @@ def users_sql(count: int, password_hash: str) -> str:
                     ELSE 'user' || lpad(g::text, 7, '0') || '@trust.example' END,
                false, g % 50 <> 1, now() - interval '2 years', 'Staff Member ' || g,
                CASE WHEN g % 40 = 0 THEN ''
-                    ELSE 'Department ' || lpad((g % {DEPARTMENTS})::text, 3, '0') END
+                    ELSE 'Department ' || lpad((g % {DEPARTMENTS})::text, 3, '0') END,
+               'local', '', '', ''
           FROM generate_series(1, {count}) g;
         SELECT setval(pg_get_serial_sequence('directory_user', 'id'), {count});
         INSERT INTO auth_group (id, name)
