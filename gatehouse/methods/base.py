@@ -30,6 +30,8 @@ class Verified:
     method: AuthMethod | None
     amr: tuple[str, ...]
     satisfies: frozenset[str]
+    # Of a factor used up a code at a time (recovery codes): how many codes are left.
+    remaining: int | None = None
 
 
 class Factor(ABC):
@@ -43,6 +45,8 @@ class Factor(ABC):
     # MFA ranks its app's approvals above codes): a method just set up becomes the default
     # unless the current default is preferred over it.
     preference: int = 0
+    # What a person is told when the code they typed is a right one, already used.
+    used_message: str = ""
 
     @abstractmethod
     def begin_enrolment(self, user, name: str) -> Enrolment: ...
@@ -57,6 +61,11 @@ class Factor(ABC):
     @abstractmethod
     def verify(self, user, code: str) -> Verified | None:
         """The factor proven by `code` for this user, or None."""
+
+    def counts_for(self, flow_id: str, code: str) -> bool:
+        """Whether `code` may count for the sign-in `flow_id` (a phone's approval counts only
+        for the sign-in it was asked about); most codes are not tied to one."""
+        return True
 
     def was_used(self, user, code: str) -> bool:
         """Whether a refused `code` is a right one used already (a person is told so, rather

@@ -23,6 +23,10 @@ class PushFactor(Factor):
     def confirm_enrolment(self, method: AuthMethod, code: str) -> bool:
         return False
 
+    def counts_for(self, flow_id: str, code: str) -> bool:
+        challenge = challenges.get(code)
+        return challenge is not None and challenge.flow_id == flow_id
+
     def verify(self, user, code: str) -> Verified | None:
         """`code` is the id of a challenge this user's phone approved; it counts once."""
         method = challenges.consume(user, code)

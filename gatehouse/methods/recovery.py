@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,6 +23,9 @@ class RecoveryCodesFactor(Factor):
     kind = "recovery_codes"
     label = "Recovery codes"
     amr = ("otp", "mfa")
+    used_message = (
+        "That recovery code has already been used: each code works once. Use another of your codes."
+    )
 
     def begin_enrolment(self, user, name: str = "") -> Enrolment:
         """A new set; the old set, if any, stops working at once."""
@@ -47,7 +52,8 @@ class RecoveryCodesFactor(Factor):
             return None
         method = AuthMethod.objects.get(user=user, kind=self.kind)
         AuthMethod.objects.filter(id=method.id).update(last_used_at=now)
-        return self.verified(method)
+        remaining = method.codes.filter(used_at=None).count()
+        return replace(self.verified(method), remaining=remaining)
 
     def was_used(self, user, code: str) -> bool:
         return RecoveryCode.objects.filter(

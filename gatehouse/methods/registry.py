@@ -32,6 +32,18 @@ def factor(kind: str) -> Factor:
         raise UnknownMethod(kind) from None
 
 
+def by_verify_name(name: str) -> Factor | None:
+    """The factor a sign-in names by its verify name (totp, recovery_code, tap, push)."""
+    kind = VERIFY_NAMES.get(name)
+    return None if kind is None else FACTORS[kind]
+
+
+def leads_to_registration(amr) -> bool:
+    """Whether a sign-in with these `amr` goes on to register a method (a pass stands in for
+    one only until the person has one)."""
+    return "tap" in amr
+
+
 def registered(user) -> list[AuthMethod]:
     """Confirmed methods, default first."""
     return list(AuthMethod.objects.filter(user=user, confirmed=True))

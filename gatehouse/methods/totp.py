@@ -35,6 +35,9 @@ class TotpFactor(Factor):
     label = "Authenticator app"
     preference = 1
     amr = ("otp", "mfa")
+    used_message = (
+        "That code has just been used. Wait for the app to show a new code, then type it."
+    )
 
     def begin_enrolment(self, user, name: str) -> Enrolment:
         name = name.strip() or "Authenticator app"

@@ -56,16 +56,15 @@ def signin_page(request: HttpRequest) -> HttpResponse:
         current=request.sso,
     )
     context["username"] = username
-    if outcome.error == "throttled":
-        context["error"] = _wait_message(outcome.retry_after)
-        return render(request, "signin/signin.html", context, status=429)
-    if outcome.error == "directory_unavailable":
-        context["error"] = outcome.message
-        return render(request, "signin/signin.html", context, status=503)
-    if outcome.error:
-        context["error"] = "The username or password is incorrect."
-        return render(request, "signin/signin.html", context, status=401)
+    if isinstance(outcome, signin_flow.Refused):
+        context["error"] = signin_flow.explain(outcome)
+        status = SIGN_IN_REFUSED.get(outcome.error, 401)
+        return render(request, "signin/signin.html", context, status=status)
     return _next_page(request, outcome)
+
+
+# The page's status for a refused password step (any other refusal: 401).
+SIGN_IN_REFUSED = {"throttled": 429, "directory_unavailable": 503}
 
 
 def _signed_in(request: HttpRequest, app: str, return_to: str) -> HttpResponse | None:
@@ -77,8 +76,11 @@ def _signed_in(request: HttpRequest, app: str, return_to: str) -> HttpResponse |
         return _go_on(request, return_to or "/", app)
     if access.verdict == STEP_UP:
         outcome = signin_flow.step_up(request.sso, request.client, app, return_to)
+        if isinstance(outcome, signin_flow.Refused):
+            return None
         state = signin_flow.describe(outcome.flow)
-        if state["status"] == signin_flow.AUTHENTICATED and "register_url" not in state:
+        let_in = state["status"] == signin_flow.AUTHENTICATED and "register_url" not in state
+        if let_in and isinstance(outcome, signin_flow.SignedIn):
             # Let in at once (a snooze in force): on, through the loop guard.
             response = _go_on(request, state["return_to"], app)
             sessions.set_cookie(response, outcome.new_session)
@@ -126,21 +128,14 @@ def _cannot_open(request: HttpRequest, app: str, target: str) -> HttpResponse:
     )
 
 
-def _wait_message(seconds: int) -> str:
-    minutes = max(1, round(seconds / 60))
-    plural = "s" if minutes != 1 else ""
-    return (
-        f"Too many attempts. Wait {seconds} seconds (about {minutes} minute{plural}) and try again."
-    )
-
-
-def _next_page(request: HttpRequest, outcome: signin_flow.Outcome) -> HttpResponse:
+def _next_page(request: HttpRequest, outcome: signin_flow.MovedOn) -> HttpResponse:
     """Where a browser goes once the flow has moved: the app, the next step, or registering."""
     flow = outcome.flow
     state = signin_flow.describe(flow)
+    new_session = outcome.new_session if isinstance(outcome, signin_flow.SignedIn) else None
     if state["status"] == signin_flow.BLOCKED:
         response = _refused(request, state, flow.app)
-    elif "register_url" in state and outcome.new_session is not None:
+    elif "register_url" in state and new_session is not None:
         # Registering comes next: after a Temporary Access Pass, "set it up now", or a
         # registration interrupt (a session that may only register).
         response = HttpResponseRedirect(register_url(state["register_url"], flow.return_to))
@@ -148,8 +143,8 @@ def _next_page(request: HttpRequest, outcome: signin_flow.Outcome) -> HttpRespon
         response = HttpResponseRedirect(state["return_to"])
     else:
         response = HttpResponseRedirect(f"/signin/{flow.id}")
-    if outcome.new_session is not None:
-        sessions.set_cookie(response, outcome.new_session)
+    if new_session is not None:
+        sessions.set_cookie(response, new_session)
     return response
 
 
@@ -198,16 +193,18 @@ def flow_page(request: HttpRequest, flow_id: str) -> HttpResponse:
         return _flow_gone(request)
     if request.method == "POST":
         outcome = _step(request, flow)
-        if outcome.error == "invalid_code" or outcome.error == "throttled":
-            return _second_factor(request, outcome.flow, _code_error(outcome))
-        if outcome.error is None and outcome.flow.status != signin_flow.MFA_REQUIRED:
+        if isinstance(outcome, signin_flow.Refused):
+            if outcome.error in SHOWN_ON_THE_FORM:
+                return _second_factor(request, flow, signin_flow.explain(outcome))
+        elif outcome.flow.status != signin_flow.MFA_REQUIRED:
             return _next_page(request, outcome)
         return HttpResponseRedirect(request.get_full_path())
-    # Whatever became of a push (approved, a wrong number, expired) shows on this page.
-    outcome = signin_flow.collect_push(flow, request.sso)
-    if outcome.new_session is not None:
-        return _next_page(request, outcome)
-    return _flow_state_page(request, outcome.flow)
+    # Reading changes nothing: a phone's answer is taken by the page's POST (push-wait.js).
+    return _flow_state_page(request, flow)
+
+
+# Refusals shown as the form's answer; after any other, the page is shown afresh.
+SHOWN_ON_THE_FORM = frozenset({"invalid_code", "throttled"})
 
 
 def _flow_state_page(request: HttpRequest, flow) -> HttpResponse:
@@ -226,7 +223,7 @@ def _flow_state_page(request: HttpRequest, flow) -> HttpResponse:
 
 
 def _second_factor(request: HttpRequest, flow, error: str = "") -> HttpResponse:
-    ways = flow.data["methods"]
+    ways = [way.to_json() for way in signin_flow.state_of(flow).methods]
     chosen = next((w for w in ways if w["method"] == request.GET.get("method")), ways[0])
     if chosen["method"] == "push" and not error:
         # The first request goes out by itself when push is the way chosen: no extra click.
@@ -256,20 +253,6 @@ def _step(request: HttpRequest, flow) -> signin_flow.Outcome:
             return signin_flow.start_push(flow)
         return signin_flow.collect_push(flow, request.sso)
     return signin_flow.verify(flow, post.get("method", ""), post.get("code", ""), request.sso)
-
-
-# Attempts left are worth saying only when few are.
-FEW_ATTEMPTS = 5
-
-
-def _code_error(outcome: signin_flow.Outcome) -> str:
-    if outcome.error == "throttled":
-        return _wait_message(outcome.retry_after)
-    if outcome.message:
-        return outcome.message
-    left = outcome.attempts_left
-    warning = f" {left} attempt{'s' if left != 1 else ''} left." if left <= FEW_ATTEMPTS else ""
-    return f"That code is not right. Check it and try again.{warning}"
 
 
 @require_POST
