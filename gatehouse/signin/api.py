@@ -9,7 +9,7 @@ from typing import Literal
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
-from gatehouse.api import session_auth
+from gatehouse.api_auth import session_auth
 from gatehouse.hotpath import meta_header_reader
 from gatehouse.signin import flow as signin_flow
 from gatehouse.signin import longpoll, sessions, whoami
