@@ -153,7 +153,7 @@ def _answer(outcome: signin_flow.Outcome, response: HttpResponse) -> Status:
         return Status(429, {"error": "throttled", "retry_after": outcome.retry_after})
     if outcome.error:
         status, message = ERRORS[outcome.error]
-        body = {"error": outcome.error, "message": message}
+        body: dict[str, str | int] = {"error": outcome.error, "message": message}
         if outcome.attempts_left is not None:
             body["attempts_left"] = outcome.attempts_left
         return Status(status, body)

@@ -110,7 +110,7 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
     helpdesk = settings.CONFIG["organisation.helpdesk"]
     if checked.verdict != Verdict.OK:
         return _finish(flow, BLOCKED, checked.verdict.value, directory_refusal(checked.verdict))
-    if not user.is_active:
+    if user is None or not user.is_active:
         return _finish(
             flow, BLOCKED, "account_disabled", f"Your account is disabled. Contact {helpdesk}."
         )
@@ -235,7 +235,8 @@ def collect_push(flow: SignInFlow, current: SSOSession | None = None) -> Outcome
     challenge_id = flow.data.get("push")
     if flow.status != MFA_REQUIRED or not challenge_id:
         return Outcome(flow=flow)
-    status = challenges.state(challenge_id)
+    # A challenge that is gone (removed by the retention job) is an expired one.
+    status = challenges.state(challenge_id) or challenges.EXPIRED
     if status == challenges.PENDING:
         return Outcome(flow=flow)
     del flow.data["push"]
