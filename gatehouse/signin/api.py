@@ -9,7 +9,7 @@ from typing import Literal
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
-from gatehouse.api import session_auth
+from gatehouse.api_auth import session_auth
 from gatehouse.hotpath import meta_header_reader
 from gatehouse.signin import flow as signin_flow
 from gatehouse.signin import longpoll, sessions, whoami
@@ -154,7 +154,10 @@ def _answer(outcome: signin_flow.Outcome, response: HttpResponse) -> Status:
         if outcome.error == "throttled":
             response["Retry-After"] = str(outcome.retry_after)
             return Status(429, {"error": "throttled", "retry_after": outcome.retry_after})
-        body: dict = {"error": outcome.error, "message": signin_flow.explain(outcome)}
+        body: dict[str, str | int] = {
+            "error": outcome.error,
+            "message": signin_flow.explain(outcome),
+        }
         if outcome.attempts_left is not None:
             body["attempts_left"] = outcome.attempts_left
         return Status(HTTP_STATUS.get(outcome.error, 409), body)

@@ -377,7 +377,8 @@ def _collect_push(run: Run, asked: Asked) -> Outcome:
     challenge_id = run.state.push
     if not challenge_id:
         return MovedOn(run.flow)
-    status = challenges.state(challenge_id)
+    # A challenge that is gone (removed by the retention job) is an expired one.
+    status = challenges.state(challenge_id) or challenges.EXPIRED
     if status == challenges.PENDING:
         return MovedOn(run.flow)
     run.update(push=None)

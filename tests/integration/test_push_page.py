@@ -18,9 +18,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def phone(api, alice, trust_sites, mfa_everywhere, tmp_path, monkeypatch):
-    from gatehouse.authenticator import challenges
+    from gatehouse.signin import push_answers
 
-    monkeypatch.setattr(challenges, "notify", lambda flow_id: None)
+    monkeypatch.setattr(push_answers, "notify", lambda flow_id: None)
     assert (
         api.signin("alice", "correct horse", ip=OFFICE).json()["status"] == "registration_required"
     )

@@ -1,5 +1,7 @@
 """The Gatehouse Authenticator as a second factor: a sign-in approved on a paired phone by
-number matching (gatehouse.authenticator). Each paired phone is one confirmed method."""
+number matching. Each paired phone is one confirmed method. It adds itself to the factors of
+gatehouse.methods.registry when Django starts (gatehouse.authenticator.apps): methods sit a
+layer below the authenticator and do not import it."""
 
 from __future__ import annotations
 
