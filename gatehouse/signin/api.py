@@ -12,7 +12,9 @@ from ninja import Field, Query, Router, Schema, Status
 from gatehouse.api_auth import session_auth
 from gatehouse.hotpath import meta_header_reader
 from gatehouse.signin import flow as signin_flow
-from gatehouse.signin import longpoll, sessions, whoami
+from gatehouse.signin import frontdoor, longpoll, sessions, whoami
+from gatehouse.signin.flowstate import Event
+from gatehouse.signin.frontdoor import Arrival
 from gatehouse.signin.models import SignInFlow, SSOSession
 
 router = Router(tags=["sign-in"])
@@ -119,16 +121,8 @@ FLOW_LINKS = {
     openapi_extra={"responses": {"200": {"links": FLOW_LINKS}}},
 )
 def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
-    outcome = signin_flow.start(
-        signin_flow.Attempt(
-            username=body.username,
-            password=body.password,
-            app=body.app,
-            return_to=body.return_to,
-            client=request.client,
-        ),
-        current=request.sso,
-    )
+    arrival = Arrival(request.client, body.app, return_to=body.return_to)
+    outcome = frontdoor.sign_in(arrival, body.username, body.password, request.sso)
     return _answer(outcome, response)
 
 
@@ -186,7 +180,7 @@ def signin_verify(request: HttpRequest, response: HttpResponse, flow_id: str, bo
     return _on_flow(
         flow_id,
         response,
-        lambda flow: signin_flow.verify(flow, body.method, body.code, request.sso),
+        lambda flow: frontdoor.go_on(flow, Event.VERIFY, request.sso, body.method, body.code),
     )
 
 
@@ -197,9 +191,7 @@ def signin_verify(request: HttpRequest, response: HttpResponse, flow_id: str, bo
     exclude_none=True,
 )
 def signin_nudge(request: HttpRequest, response: HttpResponse, flow_id: str, body: NudgeIn):
-    return _on_flow(
-        flow_id, response, lambda flow: signin_flow.nudge(flow, body.action, request.sso)
-    )
+    return _on_flow(flow_id, response, lambda flow: frontdoor.nudge(flow, body.action, request.sso))
 
 
 def _on_flow(
@@ -255,7 +247,9 @@ def signin_push_collect(request: HttpRequest, response: HttpResponse, flow_id: s
     approval counts once: it moves the flow on (and sets the session cookie when signed in);
     a denial blocks it; a wrong number or an expired request leaves it waiting for a new push,
     with a message saying so. Nothing answered yet: the state, unchanged."""
-    return _on_flow(flow_id, response, lambda flow: signin_flow.collect_push(flow, request.sso))
+    return _on_flow(
+        flow_id, response, lambda flow: frontdoor.go_on(flow, Event.COLLECT_PUSH, request.sso)
+    )
 
 
 class PushOut(Schema):
@@ -274,7 +268,7 @@ def signin_push(request: HttpRequest, flow_id: str):
     flow = signin_flow.get(flow_id)
     if flow is None:
         return Status(404, UNKNOWN_FLOW)
-    outcome = signin_flow.start_push(flow)
+    outcome = frontdoor.go_on(flow, Event.PUSH)
     if not isinstance(outcome, signin_flow.PushStarted):
         refused = outcome if isinstance(outcome, signin_flow.Refused) else None
         error = refused.error if refused else "wrong_state"

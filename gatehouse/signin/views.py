@@ -19,8 +19,10 @@ from gatehouse.enrollment import campaign
 from gatehouse.hotpath import meta_header_reader
 from gatehouse.methods import registry
 from gatehouse.signin import flow as signin_flow
-from gatehouse.signin import sessions, whoami
-from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP, app_access
+from gatehouse.signin import frontdoor, sessions, whoami
+from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP
+from gatehouse.signin.flowstate import Event
+from gatehouse.signin.frontdoor import Arrival
 from gatehouse.signin.returnto import safe_return_to
 
 # A browser sent on to the same place this many times within LOOP_WINDOW seconds, each time
@@ -45,16 +47,8 @@ def signin_page(request: HttpRequest) -> HttpResponse:
             context["notice"] = "Sign in again to continue."
         return render(request, "signin/signin.html", context)
     username = request.POST.get("username", "")
-    outcome = signin_flow.start(
-        signin_flow.Attempt(
-            username=username,
-            password=request.POST.get("password", ""),
-            app=app,
-            return_to=return_to,
-            client=request.client,
-        ),
-        current=request.sso,
-    )
+    arrival = Arrival(request.client, app, return_to=return_to)
+    outcome = frontdoor.sign_in(arrival, username, request.POST.get("password", ""), request.sso)
     context["username"] = username
     if isinstance(outcome, signin_flow.Refused):
         context["error"] = signin_flow.explain(outcome)
@@ -71,11 +65,12 @@ def _signed_in(request: HttpRequest, app: str, return_to: str) -> HttpResponse |
     """Already signed in: go on, step up, or be refused; None to ask for the password again.
     Nothing here sends the browser on to where it will only be sent back from (the loop
     guard): a session that cannot open the app gets a page that says why."""
-    access = app_access(request.sso, request.client, app)
+    arrival = Arrival(request.client, app, return_to=return_to)
+    access = frontdoor.may_enter(request.sso, arrival)
     if access.verdict == ALLOW:
         return _go_on(request, return_to or "/", app)
     if access.verdict == STEP_UP:
-        outcome = signin_flow.step_up(request.sso, request.client, app, return_to)
+        outcome = frontdoor.step_up(request.sso, arrival)
         if isinstance(outcome, signin_flow.Refused):
             return None
         state = signin_flow.describe(outcome.flow)
@@ -227,7 +222,7 @@ def _second_factor(request: HttpRequest, flow, error: str = "") -> HttpResponse:
     chosen = next((w for w in ways if w["method"] == request.GET.get("method")), ways[0])
     if chosen["method"] == "push" and not error:
         # The first request goes out by itself when push is the way chosen: no extra click.
-        signin_flow.start_push(flow, automatic=True)
+        frontdoor.go_on(flow, Event.AUTO_PUSH)
     state = signin_flow.describe(flow)
     push = state.get("push")
     context = {
@@ -247,12 +242,13 @@ def _step(request: HttpRequest, flow) -> signin_flow.Outcome:
     """The form's step: a nudge answer, a push (send, or see what became of it), or a code."""
     post = request.POST
     if "action" in post:
-        return signin_flow.nudge(flow, post["action"], request.sso)
+        return frontdoor.nudge(flow, post["action"], request.sso)
     if post.get("method") == "push":
-        if "send" in post:
-            return signin_flow.start_push(flow)
-        return signin_flow.collect_push(flow, request.sso)
-    return signin_flow.verify(flow, post.get("method", ""), post.get("code", ""), request.sso)
+        return frontdoor.go_on(
+            flow, Event.PUSH if "send" in post else Event.COLLECT_PUSH, request.sso
+        )
+    method, code = post.get("method", ""), post.get("code", "")
+    return frontdoor.go_on(flow, Event.VERIFY, request.sso, method, code)
 
 
 @require_POST
@@ -261,7 +257,7 @@ def cancel_page(request: HttpRequest, flow_id: str) -> HttpResponse:
     flow = signin_flow.get(flow_id)
     query = {}
     if flow is not None:
-        signin_flow.cancel(flow)
+        frontdoor.go_on(flow, Event.CANCEL)
         query = {k: v for k, v in (("return_to", flow.return_to), ("app", flow.app)) if v}
     return HttpResponseRedirect("/signin" + ("?" + urlencode(query) if query else ""))
 
@@ -284,7 +280,7 @@ def home_page(request: HttpRequest) -> HttpResponse:
     scheme = urlsplit(settings.PUBLIC_URL).scheme
     apps = []
     for app in ProtectedApp.objects.all():
-        access = app_access(request.sso, request.client, app.name)
+        access = frontdoor.may_enter(request.sso, Arrival(request.client, app.name))
         url = protected_apps.launch_url(app, scheme)
         if access.verdict != DENY and url:
             apps.append({"name": app.name, "url": url, "step_up": access.verdict == STEP_UP})
