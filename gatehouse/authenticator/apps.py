@@ -6,7 +6,5 @@ class AuthenticatorConfig(AppConfig):
     label = "authenticator"
 
     def ready(self) -> None:
-        from gatehouse.authenticator.factor import PushFactor
-        from gatehouse.methods import registry
-
-        registry.register(PushFactor())
+        # The push factor: gatehouse.methods.registry finds it by its class once imported.
+        from gatehouse.authenticator import factor  # noqa: F401

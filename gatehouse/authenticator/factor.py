@@ -18,6 +18,7 @@ class PushFactor(Factor):
     # RFC 8176 "swk": proof of possession of a software-secured key, the phone's signing key.
     preference = 2
     amr = ("swk", "mfa")
+    approved_on_device = True
 
     def begin_enrolment(self, user, name: str) -> Enrolment:
         raise EnrolmentError("pair the Gatehouse Authenticator with a pairing link instead")

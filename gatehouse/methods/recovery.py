@@ -21,7 +21,11 @@ def _digest(code: str) -> str:
 
 class RecoveryCodesFactor(Factor):
     kind = "recovery_codes"
+    verify_name = "recovery_code"  # entered one at a time
     label = "Recovery codes"
+    registers_user = False
+    prompt = "Enter one of your recovery codes"
+    note = "Each code works once. You'll get an email when one is used."
     amr = ("otp", "mfa")
     used_message = (
         "That recovery code has already been used: each code works once. Use another of your codes."

@@ -469,7 +469,7 @@ def _decide(run: Run, asked: Asked = Asked()) -> Outcome:
             f"Sign in from one of the organisation's computers, or contact {helpdesk}."
         )
         return _finish(run, BLOCKED, "managed_device_required", message)
-    ways = registry.offered(run.flow.user)
+    ways = registry.offered(run.flow.user, (group.requirements for group in decision.unmet))
     within_reach = state.satisfied | registry.satisfies(ways)
     if ways and _meets(decision.unmet, within_reach):
         run.update(methods=tuple(Way(**way) for way in ways))

@@ -220,8 +220,10 @@ def _flow_state_page(request: HttpRequest, flow) -> HttpResponse:
 def _second_factor(request: HttpRequest, flow, error: str = "") -> HttpResponse:
     ways = [way.to_json() for way in signin_flow.state_of(flow).methods]
     chosen = next((w for w in ways if w["method"] == request.GET.get("method")), ways[0])
-    if chosen["method"] == "push" and not error:
-        # The first request goes out by itself when push is the way chosen: no extra click.
+    factor = registry.by_verify_name(chosen["method"])
+    ask = factor.begin_challenge(flow.user) if factor else {"approval": False, "prompt": ""}
+    if ask["approval"] and not error:
+        # The first request goes out by itself when the way chosen is approved on a phone.
         frontdoor.go_on(flow, Event.AUTO_PUSH)
     state = signin_flow.describe(flow)
     push = state.get("push")
@@ -232,6 +234,7 @@ def _second_factor(request: HttpRequest, flow, error: str = "") -> HttpResponse:
         else 0,
         "flow": flow,
         "chosen": chosen,
+        "ask": ask,
         "others": [w for w in ways if w is not chosen],
         "error": error,
     }
@@ -243,11 +246,12 @@ def _step(request: HttpRequest, flow) -> signin_flow.Outcome:
     post = request.POST
     if "action" in post:
         return frontdoor.nudge(flow, post["action"], request.sso)
-    if post.get("method") == "push":
+    method, code = post.get("method", ""), post.get("code", "")
+    factor = registry.by_verify_name(method)
+    if factor is not None and factor.approved_on_device:
         return frontdoor.go_on(
             flow, Event.PUSH if "send" in post else Event.COLLECT_PUSH, request.sso
         )
-    method, code = post.get("method", ""), post.get("code", "")
     return frontdoor.go_on(flow, Event.VERIFY, request.sso, method, code)
 
 
