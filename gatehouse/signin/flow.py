@@ -37,6 +37,7 @@ from gatehouse.signin.flowstate import (
     MULTI_FACTOR,
     SINGLE_FACTOR,
     THEN_REGISTER,
+    Arrival,
     Event,
     FlowState,
     MovedOn,
@@ -73,16 +74,6 @@ NEEDS = {
 def expiry(now: datetime | None = None) -> datetime:
     """Until when a flow started now lives (and, with `now`, the time flows are read at)."""
     return (now or timezone.now()) + FLOW_LIFETIME
-
-
-@dataclass(frozen=True)
-class Attempt:
-    username: str
-    password: str
-    client: ClientContext
-    app: str = ""
-    return_to: str = ""
-    client_type: str = "browser"
 
 
 @dataclass(frozen=True)
@@ -141,30 +132,33 @@ Handler = Callable[[Run, Asked], Outcome]
 # --- the front doors' entry points ---------------------------------------------------------
 
 
-def _resolved(attempt: Attempt) -> Attempt:
+def _resolved(arrival: Arrival) -> Arrival:
     """Only a safe return_to is kept; the app is the one named, or the one returned to."""
-    return_to = safe_return_to(attempt.return_to)
-    return replace(attempt, return_to=return_to, app=protected_apps.app_for(attempt.app, return_to))
+    return_to = safe_return_to(arrival.return_to)
+    return replace(arrival, return_to=return_to, app=protected_apps.app_for(arrival.app, return_to))
 
 
-def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
-    attempt = _resolved(attempt)
-    username = normalise_username(attempt.username)[:150]
+def start(
+    arrival: Arrival, username: str, password: str, current: SSOSession | None = None
+) -> Outcome:
+    """A password sign-in through a front door (gatehouse.signin.frontdoor.sign_in)."""
+    arrival = _resolved(arrival)
+    username = normalise_username(username)[:150]
     # One account, one throttle: a directory sign-in name counts as the account's username.
     user = credentials.account(username)
     username = user.username if user is not None else username
-    client = attempt.client
+    client = arrival.client
     seen = Seen.of(client)
-    logged = _logged(username, attempt, seen)
+    logged = _logged(username, arrival, seen)
     now = time.time()
-    fingerprint = crypto.keyed_digest(username, attempt.password, purpose="wrong-password")
+    fingerprint = crypto.keyed_digest(username, password, purpose="wrong-password")
     # The guess takes its slot before the password is checked (gatehouse.signin.throttle).
     wait = throttle().claim(username, seen.where.trusted, client.ip, fingerprint[:16], now)
     if wait is not None:
         reason, seconds = wait
         log.record(user=None, result=log.FAILURE, reason=reason, **logged)
         return Refused("throttled", retry_after=seconds)
-    checked = credentials.check(user, attempt.password)
+    checked = credentials.check(user, password)
     if checked.verdict == Verdict.UNAVAILABLE:
         # Fail closed, and say why; an unknown name is told the same (credentials.check). The
         # guess keeps its slot: it could not be told from a right one.
@@ -174,7 +168,7 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
         log.record(user=user, result=log.FAILURE, reason=checked.verdict.value, **logged)
         return Refused("invalid_credentials")
     throttle().success(username, seen.where.trusted, client.ip, now)
-    run = _new_flow(user, attempt, logged, seen, current)
+    run = _new_flow(user, arrival, logged, seen, current)
     helpdesk = settings.CONFIG["organisation.helpdesk"]
     if checked.verdict != Verdict.OK:
         return _finish(run, BLOCKED, checked.verdict.value, directory_refusal(checked.verdict))
@@ -251,13 +245,14 @@ def directory_refusal(verdict: Verdict) -> str:
     }[verdict]
 
 
-def step_up(session: SSOSession, client: ClientContext, app: str, return_to: str) -> Outcome:
+def step_up(session: SSOSession, arrival: Arrival) -> Outcome:
     """A signed-in user reaching an app whose policies want more than the session proved: a
     flow that starts from the session instead of a password (DESIGN §4, step-up)."""
     user = session.user
-    attempt = _resolved(Attempt(user.username, "", client, app=app, return_to=return_to))
-    seen = Seen.of(client)
-    run = _new_flow(user, attempt, _logged(user.username, attempt, seen), seen, session, session)
+    arrival = _resolved(arrival)
+    seen = Seen.of(arrival.client)
+    logged = _logged(user.username, arrival, seen)
+    run = _new_flow(user, arrival, logged, seen, session, session)
     return _handle(run, Event.DECIDE, Asked())
 
 
@@ -621,21 +616,21 @@ def _registration_session(run: Run, status: Status, reason: str, message: str = 
     return _finish(run, status, reason, message, new_session=new)
 
 
-def _logged(username: str, attempt: Attempt, seen: Seen) -> dict[str, Any]:
-    """What every sign-in-log event of this attempt records about where it comes from."""
+def _logged(username: str, arrival: Arrival, seen: Seen) -> dict[str, Any]:
+    """What every sign-in-log event of this sign-in records about where it comes from."""
     return {
         "username": username,
-        "client": attempt.client,
+        "client": arrival.client,
         "where": seen.where,
         "device": seen.device,
-        "app": attempt.app,
-        "client_type": attempt.client_type,
+        "app": arrival.app,
+        "client_type": arrival.client_type,
     }
 
 
 def _new_flow(
     user: Any,
-    attempt: Attempt,
+    arrival: Arrival,
     logged: dict[str, Any],
     seen: Seen,
     current: SSOSession | None,
@@ -643,8 +638,8 @@ def _new_flow(
 ) -> Run:
     """A flow past its first step: the password, or (step-up) an existing session. Its one
     sign-in-log event is written now and updated as the flow goes on."""
-    client = attempt.client
-    state = FlowState(client=client, client_type=attempt.client_type)
+    client = arrival.client
+    state = FlowState(client=client, client_type=arrival.client_type)
     if session is not None:
         state = replace(
             state,
@@ -666,8 +661,8 @@ def _new_flow(
         id=flow_id,
         user=user,
         status=Status.STARTED,
-        app=attempt.app,
-        return_to=attempt.return_to,
+        app=arrival.app,
+        return_to=arrival.return_to,
         ip=client.ip,
         created_at=now,
         expires_at=expiry(now),

@@ -80,6 +80,18 @@ class Nudge:
     can_register: bool = True
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """What a front door tells the flow of where a sign-in or a visit comes from (`client`:
+    address, device, user agent, believed from trusted proxies only), for which app, with which
+    client type (browser, modern, legacy), and where to go once signed in."""
+
+    client: ClientContext
+    app: str = ""
+    client_type: str = "browser"
+    return_to: str = ""
+
+
 SINGLE_FACTOR, MULTI_FACTOR = "single_factor", "multi_factor"
 THEN_REGISTER = "register"
 

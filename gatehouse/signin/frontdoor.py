@@ -9,46 +9,26 @@ re-implements one. No Django request here: a door builds its `Arrival` from what
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from gatehouse.signin import flow
 from gatehouse.signin.app_access import AppAccess, SignedIn, app_access
-from gatehouse.signin.client import ClientContext
-from gatehouse.signin.flowstate import Event, Outcome
+from gatehouse.signin.flowstate import Arrival, Event, Outcome
 from gatehouse.signin.models import SignInFlow, SSOSession
 
-
-@dataclass(frozen=True)
-class Arrival:
-    """Where a sign-in or a visit comes from (`client`: address, device, user agent, all as
-    believed from trusted proxies only), for which app, with which client type (browser,
-    modern, legacy), and where to go once signed in."""
-
-    client: ClientContext
-    app: str = ""
-    client_type: str = "browser"
-    return_to: str = ""
+__all__ = ["Arrival", "FrontDoor", "go_on", "may_enter", "nudge", "sign_in", "step_up"]
 
 
 def sign_in(
     arrival: Arrival, username: str, password: str, current: SSOSession | None = None
 ) -> Outcome:
     """A password sign-in: refused, or a flow that has moved on (perhaps signed in)."""
-    attempt = flow.Attempt(
-        username=username,
-        password=password,
-        client=arrival.client,
-        app=arrival.app,
-        return_to=arrival.return_to,
-        client_type=arrival.client_type,
-    )
-    return flow.start(attempt, current)
+    return flow.start(arrival, username, password, current)
 
 
 def step_up(session: SSOSession, arrival: Arrival) -> Outcome:
     """A signed-in session reaching an app that wants more than it proved."""
-    return flow.step_up(session, arrival.client, arrival.app, arrival.return_to)
+    return flow.step_up(session, arrival)
 
 
 def go_on(
