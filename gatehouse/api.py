@@ -14,10 +14,8 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import APIKeyCookie
 
 from gatehouse.request_text import JsonParser
-from gatehouse.signin.sessions import COOKIE
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 BODY_METHODS = {"post", "put", "patch"}
@@ -40,29 +38,6 @@ GENERIC_ERRORS = {
     "415": "The body is not sent as application/json.",
     "422": "The request does not fit this schema.",
 }
-
-
-class SessionCookie(APIKeyCookie):
-    """A signed-in user's SSO session (resolved by SSOSessionMiddleware)."""
-
-    param_name = COOKIE
-
-    def __init__(self) -> None:
-        super().__init__(csrf=False)
-
-    def authenticate(self, request: HttpRequest, key: str | None):
-        return request.user if request.user.is_authenticated else None
-
-
-class RegistrationCookie(SessionCookie):
-    """Also accepts a session that may only register security info (DESIGN §4)."""
-
-    def authenticate(self, request: HttpRequest, key: str | None):
-        return request.sso.user if request.sso else None
-
-
-session_auth = SessionCookie()
-registration_auth = RegistrationCookie()
 
 
 class GatehouseAPI(NinjaAPI):
@@ -190,7 +165,7 @@ def register_routers() -> None:
     from gatehouse.authenticator.api import device_router as authenticator_router
     from gatehouse.authenticator.api import portal_router as pairing_router
     from gatehouse.console.api import router as admin_router
-    from gatehouse.enrollment.api import router as campaign_router
+    from gatehouse.console.campaign_api import router as campaign_router
     from gatehouse.enrollment.portal_api import router as portal_router
     from gatehouse.signin.api import me_router
     from gatehouse.signin.api import router as signin_router

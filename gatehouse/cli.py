@@ -12,8 +12,12 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from gatehouse import config as gatehouse_config
+
+if TYPE_CHECKING:
+    from gatehouse.access import policyfile
 
 EXIT_BAD_INPUT = 2
 
@@ -365,7 +369,7 @@ def cmd_locations_remove(args: argparse.Namespace) -> None:
     print(f"removed location {args.name}")
 
 
-def _policy_format(path: str) -> str:
+def _policy_format(path: str) -> policyfile.Format:
     suffix = Path(path).suffix.lower()
     if suffix in {".yaml", ".yml"}:
         return "yaml"
@@ -840,7 +844,7 @@ def _actions(command: argparse.ArgumentParser) -> argparse._SubParsersAction:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as every command promises
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as every command promises
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}\n")
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from functools import cache
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import redis
 from django.conf import settings
@@ -39,7 +39,10 @@ class _RedisStore(_Store):
         self.client = redis.Redis.from_url(url)
 
     def read(self) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in self.client.hgetall(REDIS_KEY).items()}
+        return {
+            k.decode(): int(v)
+            for k, v in cast("dict[bytes, bytes]", self.client.hgetall(REDIS_KEY)).items()
+        }
 
     def bump(self, name: str) -> None:
         self.client.hincrby(REDIS_KEY, name, 1)

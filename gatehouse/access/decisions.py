@@ -26,8 +26,10 @@ def assess(
     action: str = "signin",
     client_type: str = "browser",
     satisfied: frozenset[str] = frozenset(),
+    where: Whereabouts | None = None,
 ) -> Assessment:
-    where = locate(ip)
+    """`where`: the address's whereabouts when the caller has them already (else located)."""
+    where = locate(ip) if where is None else where
     context = SignInContext(
         username=user.username,
         groups=user.group_names(),

@@ -42,7 +42,7 @@ class DeviceClass:
     name: str = ""
 
     def to_dict(self) -> dict:
-        data = {"kind": self.kind, "why": self.why}
+        data: dict[str, str | int] = {"kind": self.kind, "why": self.why}
         if self.fingerprint:
             data["fingerprint"] = self.fingerprint
         if self.device_id is not None:

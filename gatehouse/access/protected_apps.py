@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from gatehouse.access import snapshot
@@ -54,8 +55,8 @@ def save(
     actor: str,
     name: str,
     kind: str,
-    hosts: list[str] = (),
-    redirect_uris: list[str] = (),
+    hosts: Sequence[str] = (),
+    redirect_uris: Sequence[str] = (),
     first_party: bool = True,
     app_id: int | None = None,
     confidential: bool = False,

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.security import APIKeyHeader
 
-from gatehouse.api import registration_auth
+from gatehouse.api_auth import registration_auth
 from gatehouse.authenticator import challenges, devices, fraud, pairing, webpush
 from gatehouse.enrollment import security_info
 from gatehouse.enrollment.portal_api import MethodOut

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from gatehouse import crypto
 from gatehouse.access.locator import locate
-from gatehouse.authenticator import fraud, protocol, webpush
+from gatehouse.authenticator import fraud, protocol, signals, webpush
 from gatehouse.authenticator.models import (
     APPROVED,
     DENIED,
@@ -30,19 +30,14 @@ from gatehouse.authenticator.models import (
     PairedDevice,
     PushChallenge,
 )
+from gatehouse.authenticator.sign_ins import sign_ins
 from gatehouse.methods.models import AuthMethod
-from gatehouse.signin import known_places
-from gatehouse.signin.models import SignInFlow
-from gatehouse.signin.throttle_store import throttle
-from gatehouse.signin.waiting import notify
 
 logger = logging.getLogger(__name__)
 LIFETIME = timedelta(seconds=60)
 MAX_PENDING = 3
 MAX_PER_HOUR = 10
 UNKNOWN_LOCATION = "unknown location"
-# gatehouse.signin.flow.MFA_REQUIRED (not imported: the flow imports this module's factor).
-FLOW_WAITING = "mfa_required"
 
 
 class Refused(Exception):
@@ -110,7 +105,7 @@ def create(*, flow_id: str, user, context: Mapping) -> Challenge:
     ip = context.get("ip") or None
     where = locate(ip)
     now = timezone.now()
-    notified = known_places.been_there(user, where.locations, ip)
+    notified = sign_ins().been_there(user, where.locations, ip)
     shown = {
         "app": context.get("app") or settings.CONFIG["organisation.name"],
         "ip": ip,
@@ -235,9 +230,7 @@ def answer(
     if row.expires_at <= timezone.now():
         _expire(row)
         raise AnswerRefused("expired", "This request has expired.", 410)
-    if not SignInFlow.objects.filter(
-        id=row.flow_id, status=FLOW_WAITING, expires_at__gt=timezone.now()
-    ).exists():
+    if not sign_ins().waiting_for_push(row.flow_id):
         _expire(row)
         raise AnswerRefused("sign_in_over", "That sign-in is over.", 409)
     if decision == protocol.APPROVE:
@@ -254,11 +247,9 @@ def answer(
     if taken != 1:
         raise AnswerRefused("already_answered", "This request has been answered already.", 409)
     row.refresh_from_db()
-    if outcome == WRONG_NUMBER:
-        throttle().factor_failure(user.username, time.time())
     if decision == protocol.REPORT:
         fraud.report(row, device)
-    notify(row.flow_id)
+    signals.push_answered.send(__name__, flow_id=row.flow_id, user=user, outcome=outcome)
     return outcome
 
 

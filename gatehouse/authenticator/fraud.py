@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from gatehouse import mail
 from gatehouse.audit import trail
+from gatehouse.authenticator import signals
 from gatehouse.authenticator.models import FraudBlock, PairedDevice, PushChallenge
-from gatehouse.signin import log
 
 logger = logging.getLogger(__name__)
 REASON = "fraud_reported"
@@ -90,7 +90,7 @@ def report(challenge: PushChallenge, device: PairedDevice) -> FraudBlock:
             sign_in={key: challenge.context.get(key) for key in ("app", "ip", "location", "time")},
             blocked_until=until,
         )
-        log.conclude(challenge.flow_id, result=log.FAILURE, reason=REASON)
+        signals.sign_in_reported.send(__name__, flow_id=challenge.flow_id, reason=REASON)
     _tell_administrators(user, challenge, until)
     return block
 

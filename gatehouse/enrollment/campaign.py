@@ -237,7 +237,7 @@ def registration_outcome(
     campaign = current()
     in_campaign = campaign is not None and in_scope(campaign, user)
     helpdesk = settings.CONFIG["organisation.helpdesk"]
-    if in_campaign and days_left(campaign, now) > 0:
+    if campaign is not None and in_campaign and days_left(campaign, now) > 0:
         left = days_left(campaign, now)
         taken = _snoozes(campaign, user)
         snoozes_left = max(campaign.snoozes - taken.count(), 0)

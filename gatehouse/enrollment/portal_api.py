@@ -7,7 +7,7 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
-from gatehouse.api import registration_auth
+from gatehouse.api_auth import registration_auth
 from gatehouse.enrollment import security_info
 from gatehouse.methods import registry
 from gatehouse.signin.models import SignInEvent

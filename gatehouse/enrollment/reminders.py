@@ -117,7 +117,8 @@ def _send(claims: list[Reminder], campaign: Campaign, left: int) -> tuple[list[i
     messages = (
         (claim.user.email, *reminder_message(claim.user, campaign, left)) for claim in claims
     )
-    done, undone = [], []
+    done: list[int] = []
+    undone: list[int] = []
     for claim, error in zip(claims, mail.send_each(messages), strict=True):
         (undone if error else done).append(claim.pk)
     return done, undone

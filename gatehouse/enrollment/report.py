@@ -17,7 +17,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 
 from gatehouse.methods.models import MethodKinds
-from gatehouse.methods.registry import FALLBACK_KINDS
+from gatehouse.methods.registry import fallback_kinds
 
 NO_GROUP, NO_DEPARTMENT = "(no group)", "(no department)"
 CSV_HEADER = ["by", "name", "users", "registered", "not_registered", "methods"]
@@ -37,7 +37,7 @@ class Row:
     def add(self, kinds: list[str], count: int) -> None:
         """`count` more users, each with these kinds of method."""
         self.users += count
-        if set(kinds) - set(FALLBACK_KINDS):
+        if set(kinds) - set(fallback_kinds()):
             self.registered += count
         for kind in kinds:
             self.methods[kind] = self.methods.get(kind, 0) + count

@@ -29,10 +29,8 @@ def can_register(user, client: ClientContext, amr: list[str]) -> bool:
     """Whether the user, signed in with `amr` from `client`, may register security info: from a
     trusted location or with a Temporary Access Pass — always — and when the policies for the
     "register security info" action allow it."""
-    with_pass = "tap" in amr
-    satisfied = {"mfa"} if "mfa" in amr else set()
-    if with_pass:
-        satisfied |= {"temporary_access_pass"}
+    satisfied = registry.satisfied_by(amr)
+    with_pass = "temporary_access_pass" in satisfied
     assessment = assess(
         user,
         client.ip,
@@ -69,7 +67,7 @@ def method_of(session: SSOSession, method_id: int) -> AuthMethod:
 
 def begin(session: SSOSession, client: ClientContext, kind: str, name: str = "") -> Enrolment:
     may_change(session, client)
-    factor = registry.FACTORS.get(kind)
+    factor = registry.find(kind)
     if factor is None or not factor.self_service:
         raise Refused("unknown_method", f"'{kind}' cannot be added here.", status=404)
     try:

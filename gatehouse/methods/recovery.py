@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,8 +21,15 @@ def _digest(code: str) -> str:
 
 class RecoveryCodesFactor(Factor):
     kind = "recovery_codes"
+    verify_name = "recovery_code"  # entered one at a time
     label = "Recovery codes"
+    registers_user = False
+    prompt = "Enter one of your recovery codes"
+    note = "Each code works once. You'll get an email when one is used."
     amr = ("otp", "mfa")
+    used_message = (
+        "That recovery code has already been used: each code works once. Use another of your codes."
+    )
 
     def begin_enrolment(self, user, name: str = "") -> Enrolment:
         """A new set; the old set, if any, stops working at once."""
@@ -47,7 +56,8 @@ class RecoveryCodesFactor(Factor):
             return None
         method = AuthMethod.objects.get(user=user, kind=self.kind)
         AuthMethod.objects.filter(id=method.id).update(last_used_at=now)
-        return self.verified(method)
+        remaining = method.codes.filter(used_at=None).count()
+        return replace(self.verified(method), remaining=remaining)
 
     def was_used(self, user, code: str) -> bool:
         return RecoveryCode.objects.filter(

@@ -3,33 +3,68 @@ security-info portal use, never naming a factor themselves."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Iterable
+
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from gatehouse.methods import tap
+import gatehouse.methods
 from gatehouse.methods.base import Factor
 from gatehouse.methods.models import AuthMethod
-from gatehouse.methods.push import PushFactor
-from gatehouse.methods.recovery import RecoveryCodesFactor
-from gatehouse.methods.totp import TotpFactor
-
-FACTORS: dict[str, Factor] = {
-    factor.kind: factor
-    for factor in (TotpFactor(), PushFactor(), RecoveryCodesFactor(), tap.TapFactor())
-}
-# The sign-in API names a factor as its verify "method"; recovery codes are entered one at a time.
-VERIFY_NAMES = {"totp": "totp", "push": "push", "recovery_code": "recovery_codes", "tap": "tap"}
 
 
 class UnknownMethod(LookupError):
     pass
 
 
+_found: dict[type[Factor], Factor] = {}
+
+
+def factors() -> dict[str, Factor]:
+    """Every factor, by kind: each concrete `Factor` subclass, found, not listed. Those of this
+    package are imported here; a package above (gatehouse.authenticator's push) imports its
+    own when Django starts."""
+    if not _found:
+        for module in pkgutil.iter_modules(gatehouse.methods.__path__):
+            importlib.import_module(f"gatehouse.methods.{module.name}")
+    for cls in _subclasses(Factor):  # type: ignore[type-abstract]
+        if cls not in _found and not inspect.isabstract(cls):
+            _found[cls] = cls()
+    return {found.kind: found for found in _found.values()}
+
+
+def _subclasses(cls: type[Factor]) -> Iterable[type[Factor]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
 def factor(kind: str) -> Factor:
     try:
-        return FACTORS[kind]
+        return factors()[kind]
     except KeyError:
         raise UnknownMethod(kind) from None
+
+
+def find(kind: str) -> Factor | None:
+    return factors().get(kind)
+
+
+def by_verify_name(name: str) -> Factor | None:
+    """The factor a sign-in names by its verify name (totp, recovery_code, tap, push)."""
+    return next((f for f in factors().values() if f.verify_name == name), None)
+
+
+def leads_to_registration(amr: Iterable[str]) -> bool:
+    """Whether a sign-in with these `amr` goes on to register a method."""
+    return any(f.leads_to_registration and _proven(f, amr) for f in factors().values())
+
+
+def _proven(found: Factor, amr: Iterable[str]) -> bool:
+    return set(found.amr) <= set(amr)
 
 
 def registered(user) -> list[AuthMethod]:
@@ -37,14 +72,15 @@ def registered(user) -> list[AuthMethod]:
     return list(AuthMethod.objects.filter(user=user, confirmed=True))
 
 
-# Recovery codes alone do not make a user registered: they are a fallback, not a way to sign
-# in day to day.
-FALLBACK_KINDS = ("recovery_codes",)
+def fallback_kinds() -> tuple[str, ...]:
+    """Kinds whose methods alone do not make a user registered (recovery codes: a fallback,
+    not a way to sign in day to day)."""
+    return tuple(sorted(f.kind for f in factors().values() if not f.registers_user))
 
 
 def counting_methods() -> QuerySet[AuthMethod]:
     """The methods that make their user registered."""
-    return AuthMethod.objects.filter(confirmed=True).exclude(kind__in=FALLBACK_KINDS)
+    return AuthMethod.objects.filter(confirmed=True).exclude(kind__in=fallback_kinds())
 
 
 def has_methods(user) -> bool:
@@ -57,56 +93,59 @@ def registration_condition() -> Exists:
     return Exists(counting_methods().filter(user=OuterRef("pk")))
 
 
-def satisfied_by(amr: list[str]) -> frozenset[str]:
-    """The policy requirements a session's authentication methods (RFC 8176 `amr`) meet."""
-    met = set()
-    if "mfa" in amr:
-        met.add("mfa")
-    if "tap" in amr:
-        met.add("temporary_access_pass")
-    if {"hwk", "phr"} & set(amr):
-        met.add("phishing_resistant_mfa")
-    return frozenset(met)
+def satisfied_by(amr: Iterable[str]) -> frozenset[str]:
+    """The policy requirements a session's authentication methods (RFC 8176 `amr`) meet: those
+    of every factor whose `amr` it holds."""
+    amr = set(amr)
+    return frozenset().union(*(f.satisfies for f in factors().values() if _proven(f, amr)))
 
 
 def satisfies(ways: list[dict]) -> frozenset[str]:
     """The policy requirements that the ways `offered` can meet between them."""
-    return frozenset().union(*(factor(VERIFY_NAMES[way["method"]]).satisfies for way in ways))
+    return frozenset().union(*(_by_way(way).satisfies for way in ways))
+
+
+def _by_way(way: dict) -> Factor:
+    found = by_verify_name(way["method"])
+    if found is None:
+        raise UnknownMethod(way["method"])
+    return found
 
 
 def self_service_satisfies() -> frozenset[str]:
     """The policy requirements that methods people add themselves could meet."""
-    return frozenset().union(*(f.satisfies for f in FACTORS.values() if f.self_service))
+    return frozenset().union(*(f.satisfies for f in factors().values() if f.self_service))
 
 
 def describe(method: AuthMethod) -> dict:
     return factor(method.kind).describe(method)
 
 
-def offered(user) -> list[dict]:
-    """The ways this user can pass the second-factor step, default first."""
-    ways = []
-    for method in registered(user):
-        name = next(n for n, kind in VERIFY_NAMES.items() if kind == method.kind)
-        ways.append(
-            {
-                "method": name,
-                "id": method.id,
-                "name": method.name,
-                "label": factor(method.kind).label,
-                "default": method.is_default,
-            }
-        )
-    if tap.active(user) is not None:
-        ways.append(
-            {
-                "method": "tap",
-                "id": None,
-                "name": "",
-                "label": tap.TapFactor.label,
-                "default": not ways,
-            }
-        )
+def offered(user, wanted: Iterable[frozenset[str]] | None = None) -> list[dict]:
+    """The ways this user can pass the second-factor step, default first: their methods, and
+    factors standing on offer (a pass the helpdesk issued). With `wanted` (the requirements
+    still unmet, one set per group), only factors that meet one of them."""
+    needed = None if wanted is None else frozenset().union(*wanted)
+    useful = {
+        kind: found
+        for kind, found in factors().items()
+        if needed is None or found.satisfies & needed
+    }
+    ways = [
+        {
+            "method": useful[method.kind].verify_name,
+            "id": method.id,
+            "name": method.name,
+            "label": useful[method.kind].label,
+            "default": method.is_default,
+        }
+        for method in registered(user)
+        if method.kind in useful
+    ]
+    for found in useful.values():
+        if found.standing_offer(user):
+            way = {"method": found.verify_name, "id": None, "name": "", "label": found.label}
+            ways.append({**way, "default": not ways})
     return ways
 
 
@@ -149,7 +188,7 @@ def remove(method: AuthMethod) -> None:
         if method.is_default:
             successor = (
                 AuthMethod.objects.filter(user=method.user, confirmed=True)
-                .exclude(kind="recovery_codes")
+                .exclude(kind__in=fallback_kinds())
                 .first()
             )
             if successor:

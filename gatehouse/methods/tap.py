@@ -91,6 +91,11 @@ class TapFactor(Factor):
     # A pass proves the helpdesk vouched for this person: it stands in for a second factor and
     # lets them register security info from anywhere.
     satisfies = frozenset({"mfa", "temporary_access_pass"})
+    leads_to_registration = True
+    prompt = "Enter the Temporary Access Pass the helpdesk gave you"
+
+    def standing_offer(self, user) -> bool:
+        return active(user) is not None
 
     def begin_enrolment(self, user, name: str) -> Enrolment:
         raise EnrolmentError("Temporary Access Passes are issued by the helpdesk")

@@ -34,7 +34,12 @@ class TotpFactor(Factor):
     kind = "totp"
     label = "Authenticator app"
     preference = 1
+    prompt = "Enter the 6-digit code from your authenticator app"
+    numeric = True
     amr = ("otp", "mfa")
+    used_message = (
+        "That code has just been used. Wait for the app to show a new code, then type it."
+    )
 
     def begin_enrolment(self, user, name: str) -> Enrolment:
         name = name.strip() or "Authenticator app"

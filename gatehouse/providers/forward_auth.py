@@ -25,8 +25,9 @@ from django.http import HttpRequest, HttpResponse
 
 from gatehouse import generations, hotpath, proxycheck
 from gatehouse.access import snapshot
-from gatehouse.signin import client, sessions, whoami
-from gatehouse.signin.app_access import ALLOW, DENY, app_access
+from gatehouse.signin import client, frontdoor, sessions, whoami
+from gatehouse.signin.app_access import ALLOW, DENY
+from gatehouse.signin.frontdoor import Arrival
 from gatehouse.signin.middleware import cert_header_name, trusted_proxies
 
 FORWARD_AUTH, AUTH_REQUEST = "/api/authz/forward-auth", "/api/authz/auth-request"
@@ -188,7 +189,7 @@ def _decide(header: Callable[[str], str], peer: str, target: str) -> tuple[int, 
         user_agent=header("user-agent"),
         proxies=trusted_proxies(),
     )
-    access = app_access(session, context, app)
+    access = frontdoor.may_enter(session, Arrival(context, app))
     if access.verdict == DENY:
         return 403, {}
     if access.verdict != ALLOW:

@@ -9,10 +9,12 @@ from typing import Literal
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
-from gatehouse.api import session_auth
+from gatehouse.api_auth import session_auth
 from gatehouse.hotpath import meta_header_reader
 from gatehouse.signin import flow as signin_flow
-from gatehouse.signin import longpoll, sessions, whoami
+from gatehouse.signin import frontdoor, longpoll, sessions, whoami
+from gatehouse.signin.flowstate import Event
+from gatehouse.signin.frontdoor import Arrival
 from gatehouse.signin.models import SignInFlow, SSOSession
 
 router = Router(tags=["sign-in"])
@@ -103,6 +105,7 @@ FLOW_STEPS = {
     "verify": "gatehouse_signin_api_signin_verify",
     "push": "gatehouse_signin_api_signin_push",
     "nudge": "gatehouse_signin_api_signin_nudge",
+    "collect": "gatehouse_signin_api_signin_push_collect",
 }
 FLOW_LINKS = {
     step: {"operationId": operation, "parameters": {"flow_id": "$response.body#/flow"}}
@@ -118,46 +121,41 @@ FLOW_LINKS = {
     openapi_extra={"responses": {"200": {"links": FLOW_LINKS}}},
 )
 def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
-    outcome = signin_flow.start(
-        signin_flow.Attempt(
-            username=body.username,
-            password=body.password,
-            app=body.app,
-            return_to=body.return_to,
-            client=request.client,
-        ),
-        current=request.sso,
-    )
+    arrival = Arrival(request.client, body.app, return_to=body.return_to)
+    outcome = frontdoor.sign_in(arrival, body.username, body.password, request.sso)
     return _answer(outcome, response)
 
 
-ERRORS = {
-    "invalid_credentials": (401, "The username or password is incorrect."),
-    "directory_unavailable": (503, signin_flow.DIRECTORY_UNAVAILABLE),
-    "invalid_code": (400, "That code is not right. Check it and try again."),
-    "unknown_method": (400, "Use one of the methods this sign-in offers."),
-    "factor_locked": (
-        403,
-        "Too many wrong codes: second-factor sign-in is locked. Contact the helpdesk.",
-    ),
-    "wrong_state": (409, "This sign-in is not waiting for that; fetch its state."),
-    "push_denied": (403, "The sign-in was denied on the phone."),
+# How each refusal of the flow is answered over HTTP.
+HTTP_STATUS = {
+    "invalid_credentials": 401,
+    "directory_unavailable": 503,
+    "invalid_code": 400,
+    "unknown_method": 400,
+    "factor_locked": 403,
+    "wrong_state": 409,
+    "push_denied": 403,
+    "fraud_reported": 403,
+    "too_many_pending": 429,
+    "too_many_pushes": 429,
 }
 UNKNOWN_FLOW = {"error": "unknown_flow", "message": "This sign-in has expired; start again."}
 
 
 def _answer(outcome: signin_flow.Outcome, response: HttpResponse) -> Status:
     """One translation of a flow outcome into HTTP, for every sign-in endpoint."""
-    if outcome.error == "throttled":
-        response["Retry-After"] = str(outcome.retry_after)
-        return Status(429, {"error": "throttled", "retry_after": outcome.retry_after})
-    if outcome.error:
-        status, message = ERRORS[outcome.error]
-        body = {"error": outcome.error, "message": message}
+    if isinstance(outcome, signin_flow.Refused):
+        if outcome.error == "throttled":
+            response["Retry-After"] = str(outcome.retry_after)
+            return Status(429, {"error": "throttled", "retry_after": outcome.retry_after})
+        body: dict[str, str | int] = {
+            "error": outcome.error,
+            "message": signin_flow.explain(outcome),
+        }
         if outcome.attempts_left is not None:
             body["attempts_left"] = outcome.attempts_left
-        return Status(status, body)
-    if outcome.new_session:
+        return Status(HTTP_STATUS.get(outcome.error, 409), body)
+    if isinstance(outcome, signin_flow.SignedIn):
         sessions.set_cookie(response, outcome.new_session)
     return Status(200, signin_flow.describe(outcome.flow))
 
@@ -182,7 +180,7 @@ def signin_verify(request: HttpRequest, response: HttpResponse, flow_id: str, bo
     return _on_flow(
         flow_id,
         response,
-        lambda flow: signin_flow.verify(flow, body.method, body.code, request.sso),
+        lambda flow: frontdoor.go_on(flow, Event.VERIFY, request.sso, body.method, body.code),
     )
 
 
@@ -193,9 +191,7 @@ def signin_verify(request: HttpRequest, response: HttpResponse, flow_id: str, bo
     exclude_none=True,
 )
 def signin_nudge(request: HttpRequest, response: HttpResponse, flow_id: str, body: NudgeIn):
-    return _on_flow(
-        flow_id, response, lambda flow: signin_flow.nudge(flow, body.action, request.sso)
-    )
+    return _on_flow(flow_id, response, lambda flow: frontdoor.nudge(flow, body.action, request.sso))
 
 
 def _on_flow(
@@ -227,19 +223,33 @@ def signin_state(
         "answer, whichever instance took it, or with the same state when the time is up.",
     ),
 ):
-    """The flow's state, collecting a phone's answer if one came. The server holds the answer
-    for `wait` in front of this view (gatehouse/signin/longpoll.py), on the WAITS header set
-    here, which it takes off."""
+    """The flow's state; reading it changes nothing. While a push waits for the phone, the
+    server holds the answer for `wait` in front of this view (gatehouse/signin/longpoll.py),
+    on the WAITS header set here, which it takes off. Once `push.state` says the phone has
+    answered, the client takes the answer with `POST /signin/{flow}/push/collect`."""
     flow = signin_flow.get(flow_id)
     if flow is None:
         return Status(404, UNKNOWN_FLOW)
-    outcome = signin_flow.collect_push(flow, request.sso)
-    if outcome.error in signin_flow.PUSH_RETRY:
-        outcome.error = None  # reported in the state: the page offers a new push
-    flow = outcome.flow
-    if outcome.error is None and flow.status == signin_flow.MFA_REQUIRED and "push" in flow.data:
+    if signin_flow.waits_for_phone(flow):
         response[longpoll.WAITS] = "push"
-    return _answer(outcome, response)
+    return Status(200, signin_flow.describe(flow))
+
+
+@router.post(
+    "/signin/{flow_id}/push/collect",
+    response=FLOW_STEP_RESPONSES,
+    summary="Take the phone's answer to the push: approved (signed in), denied, or a new "
+    "request needed",
+    exclude_none=True,
+)
+def signin_push_collect(request: HttpRequest, response: HttpResponse, flow_id: str):
+    """What the sign-in page does once the state's `push.state` is no longer `pending`. An
+    approval counts once: it moves the flow on (and sets the session cookie when signed in);
+    a denial blocks it; a wrong number or an expired request leaves it waiting for a new push,
+    with a message saying so. Nothing answered yet: the state, unchanged."""
+    return _on_flow(
+        flow_id, response, lambda flow: frontdoor.go_on(flow, Event.COLLECT_PUSH, request.sso)
+    )
 
 
 class PushOut(Schema):
@@ -258,12 +268,13 @@ def signin_push(request: HttpRequest, flow_id: str):
     flow = signin_flow.get(flow_id)
     if flow is None:
         return Status(404, UNKNOWN_FLOW)
-    outcome = signin_flow.start_push(flow)
-    if outcome.error:
-        status = PUSH_REFUSALS.get(outcome.error, 409)
-        message = outcome.message or ERRORS["wrong_state"][1]
-        return Status(status, {"error": outcome.error, "message": message})
-    push = outcome.push
+    outcome = frontdoor.go_on(flow, Event.PUSH)
+    if not isinstance(outcome, signin_flow.PushStarted):
+        refused = outcome if isinstance(outcome, signin_flow.Refused) else None
+        error = refused.error if refused else "wrong_state"
+        message = signin_flow.explain(refused or signin_flow.Refused(error))
+        return Status(HTTP_STATUS.get(error, 409), {"error": error, "message": message})
+    push = outcome.challenge
     return Status(
         200,
         {
@@ -273,9 +284,6 @@ def signin_push(request: HttpRequest, flow_id: str):
             "notified": push.notified,
         },
     )
-
-
-PUSH_REFUSALS = {"too_many_pending": 429, "too_many_pushes": 429, "fraud_reported": 403}
 
 
 class DeviceSeenOut(Schema):

@@ -9,6 +9,7 @@ class SigninConfig(AppConfig):
         from gatehouse import generations
         from gatehouse.directory import signals as directory_signals
         from gatehouse.directory.models import User
+        from gatehouse.signin import push_answers
         from gatehouse.signin.sessions import GENERATION
 
         # A disabled user, or one whose groups changed, must not be served from cached sessions.
@@ -21,6 +22,8 @@ class SigninConfig(AppConfig):
         directory_signals.users_disabled.connect(
             _sign_out_disabled, weak=False, dispatch_uid="sessions"
         )
+        # The authenticator, a layer below, asks the flow and tells it through an interface.
+        push_answers.connect()
 
 
 def _sign_out_disabled(sender, user_ids: list[int], **kwargs) -> None:

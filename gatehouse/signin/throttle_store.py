@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cache
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -25,7 +26,7 @@ class RedisStore:
         self.client = redis.Redis.from_url(url)
 
     def read(self, key: str) -> dict | None:
-        raw = self.client.get(PREFIX + key)
+        raw = cast("bytes | None", self.client.get(PREFIX + key))
         return json.loads(raw) if raw else None
 
     def update(self, keys: Sequence[str], change: Change, ttls: Sequence[int]) -> None:
@@ -34,7 +35,10 @@ class RedisStore:
         # Optimistic: WATCHed keys changed by someone else before EXEC make redis-py run
         # `apply` again on the fresh values.
         def apply(pipe: redis.client.Pipeline) -> None:
-            current = [json.loads(raw) if raw else None for raw in pipe.mget(full)]
+            current = [
+                json.loads(raw) if raw else None
+                for raw in cast("list[bytes | None]", pipe.mget(full))
+            ]
             new = change(current)
             pipe.multi()
             for name, record, ttl in zip(full, new, ttls, strict=True):

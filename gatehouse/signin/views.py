@@ -19,8 +19,10 @@ from gatehouse.enrollment import campaign
 from gatehouse.hotpath import meta_header_reader
 from gatehouse.methods import registry
 from gatehouse.signin import flow as signin_flow
-from gatehouse.signin import sessions, whoami
-from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP, app_access
+from gatehouse.signin import frontdoor, sessions, whoami
+from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP
+from gatehouse.signin.flowstate import Event
+from gatehouse.signin.frontdoor import Arrival
 from gatehouse.signin.returnto import safe_return_to
 
 # A browser sent on to the same place this many times within LOOP_WINDOW seconds, each time
@@ -45,40 +47,35 @@ def signin_page(request: HttpRequest) -> HttpResponse:
             context["notice"] = "Sign in again to continue."
         return render(request, "signin/signin.html", context)
     username = request.POST.get("username", "")
-    outcome = signin_flow.start(
-        signin_flow.Attempt(
-            username=username,
-            password=request.POST.get("password", ""),
-            app=app,
-            return_to=return_to,
-            client=request.client,
-        ),
-        current=request.sso,
-    )
+    arrival = Arrival(request.client, app, return_to=return_to)
+    outcome = frontdoor.sign_in(arrival, username, request.POST.get("password", ""), request.sso)
     context["username"] = username
-    if outcome.error == "throttled":
-        context["error"] = _wait_message(outcome.retry_after)
-        return render(request, "signin/signin.html", context, status=429)
-    if outcome.error == "directory_unavailable":
-        context["error"] = outcome.message
-        return render(request, "signin/signin.html", context, status=503)
-    if outcome.error:
-        context["error"] = "The username or password is incorrect."
-        return render(request, "signin/signin.html", context, status=401)
+    if isinstance(outcome, signin_flow.Refused):
+        context["error"] = signin_flow.explain(outcome)
+        status = SIGN_IN_REFUSED.get(outcome.error, 401)
+        return render(request, "signin/signin.html", context, status=status)
     return _next_page(request, outcome)
+
+
+# The page's status for a refused password step (any other refusal: 401).
+SIGN_IN_REFUSED = {"throttled": 429, "directory_unavailable": 503}
 
 
 def _signed_in(request: HttpRequest, app: str, return_to: str) -> HttpResponse | None:
     """Already signed in: go on, step up, or be refused; None to ask for the password again.
     Nothing here sends the browser on to where it will only be sent back from (the loop
     guard): a session that cannot open the app gets a page that says why."""
-    access = app_access(request.sso, request.client, app)
+    arrival = Arrival(request.client, app, return_to=return_to)
+    access = frontdoor.may_enter(request.sso, arrival)
     if access.verdict == ALLOW:
         return _go_on(request, return_to or "/", app)
     if access.verdict == STEP_UP:
-        outcome = signin_flow.step_up(request.sso, request.client, app, return_to)
+        outcome = frontdoor.step_up(request.sso, arrival)
+        if isinstance(outcome, signin_flow.Refused):
+            return None
         state = signin_flow.describe(outcome.flow)
-        if state["status"] == signin_flow.AUTHENTICATED and "register_url" not in state:
+        let_in = state["status"] == signin_flow.AUTHENTICATED and "register_url" not in state
+        if let_in and isinstance(outcome, signin_flow.SignedIn):
             # Let in at once (a snooze in force): on, through the loop guard.
             response = _go_on(request, state["return_to"], app)
             sessions.set_cookie(response, outcome.new_session)
@@ -126,21 +123,14 @@ def _cannot_open(request: HttpRequest, app: str, target: str) -> HttpResponse:
     )
 
 
-def _wait_message(seconds: int) -> str:
-    minutes = max(1, round(seconds / 60))
-    plural = "s" if minutes != 1 else ""
-    return (
-        f"Too many attempts. Wait {seconds} seconds (about {minutes} minute{plural}) and try again."
-    )
-
-
-def _next_page(request: HttpRequest, outcome: signin_flow.Outcome) -> HttpResponse:
+def _next_page(request: HttpRequest, outcome: signin_flow.MovedOn) -> HttpResponse:
     """Where a browser goes once the flow has moved: the app, the next step, or registering."""
     flow = outcome.flow
     state = signin_flow.describe(flow)
+    new_session = outcome.new_session if isinstance(outcome, signin_flow.SignedIn) else None
     if state["status"] == signin_flow.BLOCKED:
         response = _refused(request, state, flow.app)
-    elif "register_url" in state and outcome.new_session is not None:
+    elif "register_url" in state and new_session is not None:
         # Registering comes next: after a Temporary Access Pass, "set it up now", or a
         # registration interrupt (a session that may only register).
         response = HttpResponseRedirect(register_url(state["register_url"], flow.return_to))
@@ -148,8 +138,8 @@ def _next_page(request: HttpRequest, outcome: signin_flow.Outcome) -> HttpRespon
         response = HttpResponseRedirect(state["return_to"])
     else:
         response = HttpResponseRedirect(f"/signin/{flow.id}")
-    if outcome.new_session is not None:
-        sessions.set_cookie(response, outcome.new_session)
+    if new_session is not None:
+        sessions.set_cookie(response, new_session)
     return response
 
 
@@ -198,16 +188,18 @@ def flow_page(request: HttpRequest, flow_id: str) -> HttpResponse:
         return _flow_gone(request)
     if request.method == "POST":
         outcome = _step(request, flow)
-        if outcome.error == "invalid_code" or outcome.error == "throttled":
-            return _second_factor(request, outcome.flow, _code_error(outcome))
-        if outcome.error is None and outcome.flow.status != signin_flow.MFA_REQUIRED:
+        if isinstance(outcome, signin_flow.Refused):
+            if outcome.error in SHOWN_ON_THE_FORM:
+                return _second_factor(request, flow, signin_flow.explain(outcome))
+        elif outcome.flow.status != signin_flow.MFA_REQUIRED:
             return _next_page(request, outcome)
         return HttpResponseRedirect(request.get_full_path())
-    # Whatever became of a push (approved, a wrong number, expired) shows on this page.
-    outcome = signin_flow.collect_push(flow, request.sso)
-    if outcome.new_session is not None:
-        return _next_page(request, outcome)
-    return _flow_state_page(request, outcome.flow)
+    # Reading changes nothing: a phone's answer is taken by the page's POST (push-wait.js).
+    return _flow_state_page(request, flow)
+
+
+# Refusals shown as the form's answer; after any other, the page is shown afresh.
+SHOWN_ON_THE_FORM = frozenset({"invalid_code", "throttled"})
 
 
 def _flow_state_page(request: HttpRequest, flow) -> HttpResponse:
@@ -226,11 +218,13 @@ def _flow_state_page(request: HttpRequest, flow) -> HttpResponse:
 
 
 def _second_factor(request: HttpRequest, flow, error: str = "") -> HttpResponse:
-    ways = flow.data["methods"]
+    ways = [way.to_json() for way in signin_flow.state_of(flow).methods]
     chosen = next((w for w in ways if w["method"] == request.GET.get("method")), ways[0])
-    if chosen["method"] == "push" and not error:
-        # The first request goes out by itself when push is the way chosen: no extra click.
-        signin_flow.start_push(flow, automatic=True)
+    factor = registry.by_verify_name(chosen["method"])
+    ask = factor.begin_challenge(flow.user) if factor else {"approval": False, "prompt": ""}
+    if ask["approval"] and not error:
+        # The first request goes out by itself when the way chosen is approved on a phone.
+        frontdoor.go_on(flow, Event.AUTO_PUSH)
     state = signin_flow.describe(flow)
     push = state.get("push")
     context = {
@@ -240,6 +234,7 @@ def _second_factor(request: HttpRequest, flow, error: str = "") -> HttpResponse:
         else 0,
         "flow": flow,
         "chosen": chosen,
+        "ask": ask,
         "others": [w for w in ways if w is not chosen],
         "error": error,
     }
@@ -250,26 +245,14 @@ def _step(request: HttpRequest, flow) -> signin_flow.Outcome:
     """The form's step: a nudge answer, a push (send, or see what became of it), or a code."""
     post = request.POST
     if "action" in post:
-        return signin_flow.nudge(flow, post["action"], request.sso)
-    if post.get("method") == "push":
-        if "send" in post:
-            return signin_flow.start_push(flow)
-        return signin_flow.collect_push(flow, request.sso)
-    return signin_flow.verify(flow, post.get("method", ""), post.get("code", ""), request.sso)
-
-
-# Attempts left are worth saying only when few are.
-FEW_ATTEMPTS = 5
-
-
-def _code_error(outcome: signin_flow.Outcome) -> str:
-    if outcome.error == "throttled":
-        return _wait_message(outcome.retry_after)
-    if outcome.message:
-        return outcome.message
-    left = outcome.attempts_left
-    warning = f" {left} attempt{'s' if left != 1 else ''} left." if left <= FEW_ATTEMPTS else ""
-    return f"That code is not right. Check it and try again.{warning}"
+        return frontdoor.nudge(flow, post["action"], request.sso)
+    method, code = post.get("method", ""), post.get("code", "")
+    factor = registry.by_verify_name(method)
+    if factor is not None and factor.approved_on_device:
+        return frontdoor.go_on(
+            flow, Event.PUSH if "send" in post else Event.COLLECT_PUSH, request.sso
+        )
+    return frontdoor.go_on(flow, Event.VERIFY, request.sso, method, code)
 
 
 @require_POST
@@ -278,7 +261,7 @@ def cancel_page(request: HttpRequest, flow_id: str) -> HttpResponse:
     flow = signin_flow.get(flow_id)
     query = {}
     if flow is not None:
-        signin_flow.cancel(flow)
+        frontdoor.go_on(flow, Event.CANCEL)
         query = {k: v for k, v in (("return_to", flow.return_to), ("app", flow.app)) if v}
     return HttpResponseRedirect("/signin" + ("?" + urlencode(query) if query else ""))
 
@@ -301,7 +284,7 @@ def home_page(request: HttpRequest) -> HttpResponse:
     scheme = urlsplit(settings.PUBLIC_URL).scheme
     apps = []
     for app in ProtectedApp.objects.all():
-        access = app_access(request.sso, request.client, app.name)
+        access = frontdoor.may_enter(request.sso, Arrival(request.client, app.name))
         url = protected_apps.launch_url(app, scheme)
         if access.verdict != DENY and url:
             apps.append({"name": app.name, "url": url, "step_up": access.verdict == STEP_UP})

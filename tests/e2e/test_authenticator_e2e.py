@@ -79,11 +79,17 @@ def push_from_home(server, username: str) -> tuple[httpx.Client, str, dict]:
 
 
 def long_poll(http: httpx.Client, flow: str) -> tuple[threading.Thread, list[dict]]:
-    """The sign-in page waiting for the phone."""
+    """The sign-in page waiting for the phone, then taking its answer (a POST, as the page
+    does once the state says the phone answered)."""
     answers: list[dict] = []
-    thread = threading.Thread(
-        target=lambda: answers.append(http.get(f"/api/v1/signin/{flow}?wait=25").json())
-    )
+
+    def wait() -> None:
+        state = http.get(f"/api/v1/signin/{flow}?wait=25").json()
+        if state.get("push", {}).get("state", "pending") != "pending":
+            state = http.post(f"/api/v1/signin/{flow}/push/collect", json={}).json()
+        answers.append(state)
+
+    thread = threading.Thread(target=wait)
     thread.start()
     return thread, answers
 

@@ -15,8 +15,7 @@ from gatehouse.authenticator.models import PairingLink
 from gatehouse.authenticator.pairing import unused_link
 from gatehouse.enrollment.campaign import start_campaign
 from gatehouse.methods.models import AuthMethod
-from gatehouse.signin import views as signin_views
-from gatehouse.signin.flow import Outcome
+from gatehouse.signin.flow import Refused, explain
 from gatehouse.signin.models import SSOSession
 from tests.conftest import OFFICE, totp_code
 from tests.phones import DjangoTransport
@@ -231,8 +230,8 @@ def test_my_sign_ins_are_in_plain_words_with_the_app(alice, trust_sites):
 
 
 def test_attempts_left_are_mentioned_only_when_few_are():
-    many = signin_views._code_error(Outcome(error="invalid_code", attempts_left=99))
-    few = signin_views._code_error(Outcome(error="invalid_code", attempts_left=3))
+    many = explain(Refused("invalid_code", attempts_left=99))
+    few = explain(Refused("invalid_code", attempts_left=3))
     assert "attempts left" not in many and "3 attempts left" in few
 
 

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def phone(api, alice, trust_sites, mfa_everywhere, tmp_path, monkeypatch):
-    from gatehouse.authenticator import challenges
+    from gatehouse.signin import push_answers
 
-    monkeypatch.setattr(challenges, "notify", lambda flow_id: None)
+    monkeypatch.setattr(push_answers, "notify", lambda flow_id: None)
     assert (
         api.signin("alice", "correct horse", ip=OFFICE).json()["status"] == "registration_required"
     )
@@ -34,6 +34,11 @@ def waiting(phone):
     step = browser.post("/signin", {"username": "alice", "password": "correct horse"})["Location"]
     assert re.fullmatch(r"/signin/[\w-]+", step)
     return browser, step
+
+
+def collect(browser, step):
+    """What the page's script does once the long-poll says the phone answered: a POST."""
+    return browser.post(step, {"method": "push"})
 
 
 def number_on(page) -> int:
@@ -68,6 +73,7 @@ def test_a_wrong_number_is_said_plainly_and_no_new_request_is_sent(waiting, phon
     [request] = phone.pending()
     wrong = 10 if shown != 10 else 11
     assert phone.approve(request["id"], wrong) == "wrong_number"
+    collect(browser, step)
     page = browser.get(step).content.decode()
     assert "Wrong number" in page and "Send a new request" in page
     assert 'id="push-number"' not in page
@@ -80,6 +86,7 @@ def test_an_expired_request_is_said_plainly(waiting):
     browser, step = waiting
     browser.get(step)
     PushChallenge.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    collect(browser, step)
     page = browser.get(step).content.decode()
     assert "expired before it was answered" in page and "Send a new request" in page
     assert PushChallenge.objects.count() == 1
@@ -90,7 +97,7 @@ def test_approval_on_the_phone_signs_in_on_the_next_look(waiting, phone):
     shown = number_on(browser.get(step))
     [request] = phone.pending()
     assert phone.approve(request["id"], shown) == "approved"
-    assert browser.get(step)["Location"] == "http://127.0.0.1:8000/"
+    assert collect(browser, step)["Location"] == "http://127.0.0.1:8000/"
     assert "Signed in as Alice A" in browser.get("/").content.decode()
 
 
@@ -99,7 +106,7 @@ def test_a_denial_is_not_worded_as_a_place_problem(waiting, phone):
     browser.get(step)
     [request] = phone.pending()
     phone.deny(request["id"])
-    refused = browser.get(step)
+    refused = collect(browser, step)
     page = refused.content.decode()
     assert refused.status_code == 403 and "Sign-in denied" in page
     assert "can't sign in here" not in page and 'href="/signin"' in page

@@ -18,14 +18,15 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from gatehouse.providers.oidc import backend, claims, clients, grants
 from gatehouse.request_text import storable
+from gatehouse.signin import frontdoor
 from gatehouse.signin.app_access import (
     ALLOW,
     DENY,
     REAUTHENTICATE,
     STEP_UP,
-    app_access,
     record_refusal,
 )
+from gatehouse.signin.frontdoor import Arrival
 
 # Why a refresh is refused, for the app (error_description of invalid_grant).
 REFRESH_REFUSED = {
@@ -90,7 +91,7 @@ class GatehouseValidator(OAuth2Validator):
         context = backend.client_of(request)
         if context is None:
             raise errors.InvalidGrantError(request=request)
-        access = app_access(grant, context, client.client_id)
+        access = frontdoor.may_enter(grant, Arrival(context, client.client_id))
         if access.verdict == ALLOW:
             return
         record_refusal(grant, context, client.client_id, access)

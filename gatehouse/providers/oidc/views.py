@@ -33,8 +33,9 @@ from oauthlib.openid.connect.core import exceptions as oidc_errors
 
 from gatehouse.providers.oidc import claims, clients, grants
 from gatehouse.providers.oidc import errors as token_errors
-from gatehouse.signin import sessions
-from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP, app_access, record_refusal
+from gatehouse.signin import frontdoor, sessions
+from gatehouse.signin.app_access import ALLOW, DENY, STEP_UP, record_refusal
+from gatehouse.signin.frontdoor import Arrival
 
 AUTHORIZE_PATH = "/oauth/authorize/"
 GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -155,7 +156,7 @@ class AuthorizeView(AuthorizationView):
             if "none" in prompt:
                 return self._refuse(credentials, errors.LoginRequired)
             return HttpResponseRedirect(signin_url(app, after_sign_in(return_to), fresh=True))
-        access = app_access(request.sso, request.client, app)
+        access = frontdoor.may_enter(request.sso, Arrival(request.client, app))
         if access.verdict == DENY:
             record_refusal(request.sso, request.client, app, access)
             return self._refuse(credentials, errors.AccessDeniedError, access.message)

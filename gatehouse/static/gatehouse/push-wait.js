@@ -1,6 +1,7 @@
-// The sign-in page waiting for a phone's approval: a countdown, and a long-poll that moves on
-// as soon as the phone answers. It only ever reloads this page (a GET, which sends nothing) or
-// goes where the sign-in leads; a new request is sent only when the person asks for one.
+// The sign-in page waiting for a phone's approval: a countdown, and a long-poll (a GET, which
+// changes nothing) that returns as soon as the phone answers. The answer is then taken by the
+// page's own form (a POST, as "I've approved it" does), which goes where the sign-in leads; a
+// new request is sent only when the person asks for one.
 "use strict";
 
 const box = document.getElementById("push-wait");
@@ -10,12 +11,13 @@ if (box) {
   const countdown = document.getElementById("push-countdown");
   const ends = Date.now() + Number(box.dataset.seconds) * 1000;
   const reload = () => location.replace(location.href);
+  const collect = () => box.querySelector("form").submit();
 
   const tick = () => {
     const left = Math.max(0, Math.ceil((ends - Date.now()) / 1000));
     countdown.textContent = `Expires in ${left} s`;
     if (left === 0) {
-      setTimeout(reload, 1500); // the server then says it expired
+      setTimeout(collect, 1500); // the server then says it expired
       return;
     }
     setTimeout(tick, 1000);
@@ -39,6 +41,7 @@ if (box) {
       }
       if (state.status === "authenticated") return location.assign(state.return_to);
       if (state.status !== "mfa_required" || !state.push) return reload();
+      if (state.push.state !== "pending") return collect();
     }
   })();
 }

@@ -1,5 +1,7 @@
 """The Gatehouse Authenticator as a second factor: a sign-in approved on a paired phone by
-number matching (gatehouse.authenticator). Each paired phone is one confirmed method."""
+number matching. Each paired phone is one confirmed method. It adds itself to the factors of
+gatehouse.methods.registry when Django starts (gatehouse.authenticator.apps): methods sit a
+layer below the authenticator and do not import it."""
 
 from __future__ import annotations
 
@@ -16,12 +18,17 @@ class PushFactor(Factor):
     # RFC 8176 "swk": proof of possession of a software-secured key, the phone's signing key.
     preference = 2
     amr = ("swk", "mfa")
+    approved_on_device = True
 
     def begin_enrolment(self, user, name: str) -> Enrolment:
         raise EnrolmentError("pair the Gatehouse Authenticator with a pairing link instead")
 
     def confirm_enrolment(self, method: AuthMethod, code: str) -> bool:
         return False
+
+    def counts_for(self, flow_id: str, code: str) -> bool:
+        challenge = challenges.get(code)
+        return challenge is not None and challenge.flow_id == flow_id
 
     def verify(self, user, code: str) -> Verified | None:
         """`code` is the id of a challenge this user's phone approved; it counts once."""

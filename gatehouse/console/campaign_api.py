@@ -1,5 +1,8 @@
 """The admin API for the registration campaign, /api/v1/admin/campaign: read, start or
-replace, end. Same bearer tokens as the rest of the admin API; every change is audited."""
+replace, end. Same bearer tokens as the rest of the admin API; every change is audited.
+
+Its operations keep the OpenAPI operationIds they had before they moved here from
+gatehouse.enrollment.api (the schema is a contract)."""
 
 from __future__ import annotations
 
@@ -33,7 +36,12 @@ def _actor(request: HttpRequest) -> str:
     return f"api:{request.auth.username}"
 
 
-@router.get("", response={200: CampaignOut, 404: ErrorOut}, summary="The running campaign")
+@router.get(
+    "",
+    response={200: CampaignOut, 404: ErrorOut},
+    summary="The running campaign",
+    operation_id="gatehouse_enrollment_api_get_campaign",
+)
 def get_campaign(request: HttpRequest):
     campaign = campaigns.current()
     if campaign is None:
@@ -45,6 +53,7 @@ def get_campaign(request: HttpRequest):
     "",
     response={200: CampaignOut, 400: ErrorOut},
     summary="Start a campaign, or replace the running one's settings",
+    operation_id="gatehouse_enrollment_api_put_campaign",
 )
 def put_campaign(request: HttpRequest, body: CampaignIn):
     try:
@@ -61,7 +70,12 @@ def put_campaign(request: HttpRequest, body: CampaignIn):
     return Status(200, campaigns.as_dict(campaign))
 
 
-@router.delete("", response={204: None, 404: ErrorOut}, summary="End the running campaign")
+@router.delete(
+    "",
+    response={204: None, 404: ErrorOut},
+    summary="End the running campaign",
+    operation_id="gatehouse_enrollment_api_delete_campaign",
+)
 def delete_campaign(request: HttpRequest):
     if campaigns.end_campaign(_actor(request)) is None:
         return Status(404, NOT_RUNNING)
