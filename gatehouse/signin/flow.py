@@ -6,7 +6,6 @@ States (DESIGN §4): `authenticated`, `mfa_required`, `registration_nudge`,
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -14,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from gatehouse import crypto
+from gatehouse import clock, crypto
 from gatehouse.access import devices, protected_apps
 from gatehouse.access.decisions import Assessment, assess
 from gatehouse.access.engine import Decision
@@ -88,7 +87,7 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
     client = attempt.client
     logged = _logged(username, attempt)
     where = logged["where"]
-    now = time.time()
+    now = clock.time()
     fingerprint = crypto.keyed_digest(username, attempt.password, purpose="wrong-password")
     # The guess takes its slot before the password is checked (gatehouse.signin.throttle).
     wait = throttle().claim(username, where.trusted, client.ip, fingerprint[:16], now)
@@ -168,7 +167,7 @@ def verify(flow: SignInFlow, method: str, code: str, current: SSOSession | None 
     if kind == "push" and getattr(challenges.get(code), "flow_id", None) != flow.id:
         # A phone's approval counts only for the sign-in it was asked about.
         code = ""
-    user, now = flow.user, time.time()
+    user, now = flow.user, clock.time()
     # The attempt takes its slot before the code is checked (gatehouse.signin.throttle).
     wait, left = throttle().factor_claim(user.username, now)
     if wait is not None:
@@ -222,7 +221,7 @@ def cancel(flow: SignInFlow) -> None:
     challenges.withdraw(flow.id)
     flow.data.pop("push", None)
     flow.data["steps"].append({"method": "cancel", "result": "success"})
-    flow.expires_at = timezone.now()
+    flow.expires_at = clock.now()
     with transaction.atomic():
         flow.save(update_fields=["data", "expires_at"])
         _log(flow, log.INTERRUPTED, "cancelled")
@@ -491,7 +490,7 @@ def _new_flow(
 
 
 def _flow(user, attempt: Attempt) -> SignInFlow:
-    now = timezone.now()
+    now = clock.now()
     client = attempt.client
     return SignInFlow(
         id=crypto.random_token(),
@@ -563,7 +562,7 @@ def get(flow_id: str) -> SignInFlow | None:
         return None
     return (
         SignInFlow.objects.select_related("user")
-        .filter(id=flow_id, expires_at__gt=timezone.now())
+        .filter(id=flow_id, expires_at__gt=clock.now())
         .first()
     )
 
