@@ -20,6 +20,15 @@ def test_a_value_is_remembered_while_its_stamp_holds_and_its_time_lasts():
         assert memo.get("a") is None  # too old
 
 
+def test_a_value_made_on_a_clock_since_put_back_is_not_trusted():
+    memo: Memo[str, int] = Memo(60, 10)
+    with clock.frozen() as now:
+        now.advance(600)
+        memo.put("a", 1)
+        assert memo.get("a") == 1
+    assert memo.get("a") is None
+
+
 def test_a_full_memo_starts_afresh():
     memo: Memo[int, int] = Memo(60, 3, lambda: 0)
     for key in range(3):
