@@ -1,6 +1,6 @@
 """Change counters that tell every process when its in-memory caches are stale.
 
-A change bumps a named counter (in Redis when `cache.url` is set, else in the database).
+A change bumps a named counter in the shared store (gatehouse.stores: Redis or the database).
 Readers compare the counters they last saw at most once per `CHECK_INTERVAL`, so caches on
 every instance follow a change within about a second, and the process that made the change
 follows it at once."""
@@ -8,91 +8,41 @@ follows it at once."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Hashable
-from functools import cache
-from typing import Generic, TypeVar, cast
 
-import redis
-from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F
 
-from gatehouse import hotpath
+from gatehouse import hotpath, stores
+from gatehouse.stores.memo import Memo
 
 CHECK_INTERVAL = 1.0
-REDIS_KEY = "gatehouse:generations"
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
+SPACE = "generations"
 
 
-class _Store:
-    def read(self) -> dict[str, int]:
-        raise NotImplementedError
-
-    def bump(self, name: str) -> None:
-        raise NotImplementedError
+def _counters() -> stores.Counters:
+    return stores.shared().counters(SPACE)
 
 
-class _RedisStore(_Store):
-    def __init__(self, url: str):
-        self.client = redis.Redis.from_url(url)
-
-    def read(self) -> dict[str, int]:
-        return {
-            k.decode(): int(v)
-            for k, v in cast("dict[bytes, bytes]", self.client.hgetall(REDIS_KEY)).items()
-        }
-
-    def bump(self, name: str) -> None:
-        self.client.hincrby(REDIS_KEY, name, 1)
-
-
-class _DatabaseStore(_Store):
-    def read(self) -> dict[str, int]:
-        from gatehouse.signin.models import Generation
-
-        return dict(Generation.objects.values_list("name", "value"))
-
-    def bump(self, name: str) -> None:
-        from gatehouse.signin.models import Generation
-
-        if not Generation.objects.filter(name=name).update(value=F("value") + 1):
-            Generation.objects.get_or_create(name=name, defaults={"value": 1})
-
-
-@cache
-def _store() -> _Store:
-    return _RedisStore(settings.CACHE_URL) if settings.CACHE_URL else _DatabaseStore()
-
-
-class _Seen:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.values: dict[str, int] = {}
-        self.local: dict[str, int] = {}
-        self.checked = 0.0
-
-
-_seen = _Seen()
+# The counters as last read from the store, read again at most once per CHECK_INTERVAL; and
+# this process's own bumps, seen at once.
+_read: Memo[None, dict[str, int]] = Memo(CHECK_INTERVAL, 1, one_at_a_time=True)
+_local: dict[str, int] = {}
+_local_lock = threading.Lock()
 
 
 def current(name: str) -> tuple[int, int]:
     """An opaque stamp for `name` that changes whenever it is bumped, here or elsewhere."""
-    now = time.monotonic()
-    if now - _seen.checked >= CHECK_INTERVAL:
+    values = _read.get(None)
+    if values is None:
         hotpath.may_block()
-        values = _store().read()
-        with _seen.lock:
-            _seen.values, _seen.checked = values, now
-    return _seen.values.get(name, 0), _seen.local.get(name, 0)
+        values = _read.get_or_make(None, _counters().read)
+    return values.get(name, 0), _local.get(name, 0)
 
 
 def bump(name: str) -> None:
     """Mark `name` changed: at once in this process, and for the others once committed."""
-    with _seen.lock:
-        _seen.local[name] = _seen.local.get(name, 0) + 1
-    transaction.on_commit(lambda: _store().bump(name))
+    with _local_lock:
+        _local[name] = _local.get(name, 0) + 1
+    transaction.on_commit(lambda: _counters().increment(name))
 
 
 # The names bump_on_change follows for each model, for changes made in bulk (no signals).
@@ -118,27 +68,3 @@ def changed_in_bulk(*senders: type[models.Model]) -> None:
     follows them."""
     for name in sorted(set().union(*(_followed.get(sender, set()) for sender in senders))):
         bump(name)
-
-
-class StampedMemo(Generic[K, V]):
-    """Values remembered for `seconds`, and only while `stamp()` (made of `current(...)`
-    stamps) is what it was when they were put; at `limit` entries it starts afresh."""
-
-    def __init__(self, seconds: float, limit: int, stamp: Callable[[], Hashable]) -> None:
-        self.seconds, self.limit, self.stamp = seconds, limit, stamp
-        self.entries: dict[K, tuple[V, float, Hashable]] = {}
-
-    def get(self, key: K) -> V | None:
-        entry = self.entries.get(key)
-        if entry is None:
-            return None
-        value, at, stamp = entry
-        if time.monotonic() - at > self.seconds or stamp != self.stamp():
-            self.entries.pop(key, None)
-            return None
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        if len(self.entries) >= self.limit:
-            self.entries = {}
-        self.entries[key] = (value, time.monotonic(), self.stamp())

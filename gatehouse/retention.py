@@ -20,7 +20,8 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from gatehouse.authenticator.models import FraudBlock, PushChallenge
-from gatehouse.signin.models import KnownPlace, SignInEvent, SignInFlow, SSOSession, ThrottleRecord
+from gatehouse.signin.models import KnownPlace, SignInEvent, SignInFlow, SSOSession
+from gatehouse.stores.models import Record
 
 BATCH = 5000
 BUDGET = timedelta(minutes=5)
@@ -53,9 +54,7 @@ def stale(now: datetime) -> dict[str, QuerySet]:
         .order_by("expires_at"),
         "flows": SignInFlow.objects.filter(expires_at__lt=over).order_by("expires_at"),
         "sessions": SSOSession.objects.filter(Q(ended_at__lt=over) | Q(expires_at__lt=over)),
-        "throttle records": ThrottleRecord.objects.filter(expires_at__lt=over).order_by(
-            "expires_at"
-        ),
+        "throttle records": Record.objects.filter(expires_at__lt=over).order_by("expires_at"),
     }
 
 
@@ -76,8 +75,10 @@ def prune(now: datetime, batch: int = BATCH, budget: timedelta = BUDGET) -> Prun
 
 
 def delete_batch(rows: QuerySet, batch: int) -> int:
-    """Delete up to `batch` of `rows` (in their own transaction); how many went."""
+    """Delete up to `batch` of `rows` (in their own transaction); how many went. The delete
+    asks again whether each row is stale: one written meanwhile (a throttle record a claim
+    has just counted a guess in) stays."""
     ids = list(rows.values_list("pk", flat=True)[:batch])
     if not ids:
         return 0
-    return rows.model.objects.filter(pk__in=ids).delete()[1].get(rows.model._meta.label, 0)
+    return rows.filter(pk__in=ids).delete()[1].get(rows.model._meta.label, 0)

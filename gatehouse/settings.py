@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "gatehouse.authenticator",
     "gatehouse.enrollment",
     "gatehouse.audit",
+    "gatehouse.stores",
     "gatehouse.console",
     "oauth2_provider",
     "gatehouse.providers.oidc",

@@ -4,7 +4,6 @@ rebuilt when any of them changes (gatehouse.generations), so deciding needs no q
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ from gatehouse.access.models import (
     ProtectedApp,
 )
 from gatehouse.access.ranges import RangeIndex, parse_cidr
+from gatehouse.stores.memo import Memo
 
 GENERATION = "access"
 
@@ -69,23 +69,15 @@ def load() -> AccessSnapshot:
     )
 
 
-class _Current:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._snapshot: AccessSnapshot | None = None
+# The one snapshot, made again when the access counter moves; by one thread, the others wait.
+_current: Memo[None, AccessSnapshot] = Memo(
+    None, 1, lambda: generations.current(GENERATION), one_at_a_time=True
+)
 
-    def get(self) -> AccessSnapshot:
-        stamp = generations.current(GENERATION)
-        snapshot = self._snapshot
-        if snapshot is not None and stamp == self._stamp:
-            return snapshot
+
+def current() -> AccessSnapshot:
+    snapshot = _current.get(None)
+    if snapshot is None:
         hotpath.may_block()
-        with self._lock:
-            if self._snapshot is None or stamp != self._stamp:
-                self._snapshot, self._stamp = load(), stamp
-            return self._snapshot
-
-
-_current = _Current()
-current = _current.get
+        snapshot = _current.get_or_make(None, load)
+    return snapshot

@@ -8,7 +8,6 @@ notification is sent: they must open the app, which finds pending challenges its
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,9 +15,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
 
-from gatehouse import crypto
+from gatehouse import clock, crypto
 from gatehouse.access.locator import locate
 from gatehouse.authenticator import fraud, protocol, signals, webpush
 from gatehouse.authenticator.models import (
@@ -80,7 +78,7 @@ def _value(row: PushChallenge) -> Challenge:
 
 
 def _status(row: PushChallenge) -> str:
-    if row.status == PENDING and row.expires_at <= timezone.now():
+    if row.status == PENDING and row.expires_at <= clock.now():
         return EXPIRED
     return row.status
 
@@ -104,7 +102,7 @@ def create(*, flow_id: str, user, context: Mapping) -> Challenge:
         raise Refused("no_device", "No phone is paired with the Gatehouse Authenticator.")
     ip = context.get("ip") or None
     where = locate(ip)
-    now = timezone.now()
+    now = clock.now()
     notified = sign_ins().been_there(user, where.locations, ip)
     shown = {
         "app": context.get("app") or settings.CONFIG["organisation.name"],
@@ -157,7 +155,7 @@ def withdraw(flow_id: str) -> None:
 def _push(row: PushChallenge, devices: list[PairedDevice]) -> None:
     """Notify every phone with a subscription; the number is never in the notification."""
     subscriptions = {d.id: d.push_subscription for d in devices if d.push_subscription}
-    ttl = int((row.expires_at - timezone.now()).total_seconds())
+    ttl = int((row.expires_at - clock.now()).total_seconds())
     results = webpush.send_all(subscriptions, {"type": "challenge", **pending_view(row)}, ttl)
     gone = [device_id for device_id, result in results.items() if result == webpush.GONE]
     if gone:
@@ -182,7 +180,7 @@ def pending(device: PairedDevice) -> list[dict]:
     """The challenges waiting for an answer from this device's user, newest first (the sign-in
     the person has just started is the one they look for)."""
     rows = PushChallenge.objects.filter(
-        user_id=device.method.user_id, status=PENDING, expires_at__gt=timezone.now()
+        user_id=device.method.user_id, status=PENDING, expires_at__gt=clock.now()
     ).order_by("-created_at")
     return [pending_view(row) for row in rows]
 
@@ -221,13 +219,13 @@ def answer(
         device.public_key, challenge_id, number, decision, time_signed, signature
     ):
         raise AnswerRefused("invalid_signature", "The answer's signature is not right.", 401)
-    if not protocol.fresh(time_signed, time.time()):
+    if not protocol.fresh(time_signed, clock.time()):
         raise AnswerRefused(
             "clock_skew", "The phone's clock is wrong: set it automatically and try again.", 400
         )
     if row.status != PENDING:
         raise AnswerRefused("already_answered", "This request has been answered already.", 409)
-    if row.expires_at <= timezone.now():
+    if row.expires_at <= clock.now():
         _expire(row)
         raise AnswerRefused("expired", "This request has expired.", 410)
     if not sign_ins().waiting_for_push(row.flow_id):
@@ -242,7 +240,7 @@ def answer(
         "signature": signature,
     }
     taken = PushChallenge.objects.filter(id=row.id, status=PENDING).update(
-        status=outcome, answered_by=device, answered_at=timezone.now(), answer=signed
+        status=outcome, answered_by=device, answered_at=clock.now(), answer=signed
     )
     if taken != 1:
         raise AnswerRefused("already_answered", "This request has been answered already.", 409)
@@ -261,12 +259,12 @@ def consume(user, challenge_id: str) -> AuthMethod | None:
     """The phone's method, once, for a challenge of this user that it approved."""
     taken = PushChallenge.objects.filter(
         id=challenge_id, user=user, status=APPROVED, consumed_at=None
-    ).update(consumed_at=timezone.now())
+    ).update(consumed_at=clock.now())
     if taken != 1:
         return None
     row = PushChallenge.objects.select_related("answered_by__method").get(id=challenge_id)
     if row.answered_by is None:  # the phone was removed since
         return None
     method = row.answered_by.method
-    AuthMethod.objects.filter(id=method.id).update(last_used_at=timezone.now())
+    AuthMethod.objects.filter(id=method.id).update(last_used_at=clock.now())
     return method

@@ -29,6 +29,7 @@ from gatehouse.signin import client, frontdoor, sessions, whoami
 from gatehouse.signin.app_access import ALLOW, DENY
 from gatehouse.signin.frontdoor import Arrival
 from gatehouse.signin.middleware import cert_header_name, trusted_proxies
+from gatehouse.stores.memo import Memo
 
 FORWARD_AUTH, AUTH_REQUEST = "/api/authz/forward-auth", "/api/authz/auth-request"
 ENDPOINTS = (FORWARD_AUTH, AUTH_REQUEST)
@@ -76,7 +77,7 @@ ASKED_WITH = (
 # Answers given in the last second, by everything they depend on: a page's every asset asks
 # the same question. Any session's end or change to users, and any change to policies,
 # locations, devices or apps, makes them all stale at once.
-_recent: generations.StampedMemo[tuple, Answer] = generations.StampedMemo(
+_recent: Memo[tuple, Answer] = Memo(
     1.0,
     50_000,
     lambda: (generations.current(sessions.GENERATION), generations.current(snapshot.GENERATION)),
@@ -95,11 +96,7 @@ def answer(endpoint: str, method: str, header: Callable[[str], str], peer: str) 
         header(cert_header_name()),
         *(header(name) for name in ASKED_WITH),
     )
-    known = _recent.get(key)
-    if known is None:
-        known = _answer_afresh(endpoint, method, header, peer)
-        _recent.put(key, known)
-    return known
+    return _recent.get_or_make(key, lambda: _answer_afresh(endpoint, method, header, peer))
 
 
 def _answer_afresh(endpoint: str, method: str, header: Callable[[str], str], peer: str) -> Answer:

@@ -9,7 +9,6 @@ under an unguessable id (`expiry`: the one place that reads the time for it)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from gatehouse import crypto
+from gatehouse import clock, crypto
 from gatehouse.access import devices, protected_apps
 from gatehouse.access.decisions import Assessment, assess
 from gatehouse.access.engine import Decision, RequirementGroup
@@ -73,7 +72,7 @@ NEEDS = {
 
 def expiry(now: datetime | None = None) -> datetime:
     """Until when a flow started now lives (and, with `now`, the time flows are read at)."""
-    return (now or timezone.now()) + FLOW_LIFETIME
+    return (now or clock.now()) + FLOW_LIFETIME
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,7 @@ def start(
     client = arrival.client
     seen = Seen.of(client)
     logged = _logged(username, arrival, seen)
-    now = time.time()
+    now = clock.time()
     fingerprint = crypto.keyed_digest(username, password, purpose="wrong-password")
     # The guess takes its slot before the password is checked (gatehouse.signin.throttle).
     wait = throttle().claim(username, seen.where.trusted, client.ip, fingerprint[:16], now)
@@ -319,7 +318,7 @@ def _verify(run: Run, asked: Asked) -> Outcome:
         return Refused("unknown_method", flow)
     if not factor.counts_for(flow.id, code):
         code = ""  # a phone's approval counts only for the sign-in it was asked about
-    user, now = flow.user, time.time()
+    user, now = flow.user, clock.time()
     # The attempt takes its slot before the code is checked (gatehouse.signin.throttle).
     wait, left = throttle().factor_claim(user.username, now)
     if wait is not None:
@@ -436,7 +435,7 @@ def _cancel(run: Run, asked: Asked) -> Outcome:
     challenges.withdraw(flow.id)
     run.update(push=None)
     run.step("cancel", "success")
-    flow.expires_at = timezone.now()
+    flow.expires_at = clock.now()
     with transaction.atomic():
         run.save("expires_at")
         _log(run, log.INTERRUPTED, "cancelled")
@@ -497,7 +496,7 @@ TRANSITIONS: dict[tuple[Status, Event], Handler] = {
 def _grace(until: datetime) -> datetime:
     """A snooze's waiver for the session it lets in: to the snooze's end, or — a snooze of no
     days covers only its own sign-in — for that session's life."""
-    now = timezone.now()
+    now = clock.now()
     return until if until > now else now + sessions.lifetime()
 
 
@@ -656,7 +655,7 @@ def _new_flow(
         provisional=True,
         **logged,
     )
-    now = timezone.now()
+    now = clock.now()
     flow = SignInFlow(
         id=flow_id,
         user=user,
@@ -717,7 +716,7 @@ def get(flow_id: str) -> SignInFlow | None:
         return None
     return (
         SignInFlow.objects.select_related("user")
-        .filter(id=flow_id, expires_at__gt=timezone.now())
+        .filter(id=flow_id, expires_at__gt=clock.now())
         .first()
     )
 

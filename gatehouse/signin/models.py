@@ -116,26 +116,3 @@ class KnownPlace(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "place"], name="one_known_place_each")
         ]
-
-
-class ThrottleRecord(models.Model):
-    """Throttle state when no Redis is configured (gatehouse.signin.throttle)."""
-
-    key = models.CharField(primary_key=True, max_length=200)
-    data = models.TextField()
-    expires_at = models.DateTimeField(db_index=True)
-
-
-class Generation(models.Model):
-    """Change counters for in-memory caches when no Redis is configured (gatehouse.generations)."""
-
-    name = models.CharField(primary_key=True, max_length=64)
-    value = models.BigIntegerField(default=0)
-
-
-class FlowEvent(models.Model):
-    """ "Something happened to this flow" for waiting pages on other instances, when no Redis
-    is configured (gatehouse.signin.waiting)."""
-
-    flow_id = models.CharField(max_length=64)
-    at = models.DateTimeField(db_index=True)

@@ -5,12 +5,10 @@ and what it does with its news (gatehouse.authenticator.signals). Connected when
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
-from django.utils import timezone
-
+from gatehouse import clock
 from gatehouse.authenticator import signals
 from gatehouse.authenticator.models import WRONG_NUMBER
 from gatehouse.authenticator.sign_ins import answered_by
@@ -24,7 +22,7 @@ from gatehouse.signin.waiting import notify
 class SignInsForPush:
     def waiting_for_push(self, flow_id: str) -> bool:
         return SignInFlow.objects.filter(
-            id=flow_id, status=MFA_REQUIRED, expires_at__gt=timezone.now()
+            id=flow_id, status=MFA_REQUIRED, expires_at__gt=clock.now()
         ).exists()
 
     def been_there(self, user: Any, locations: Iterable[str], ip: str | None) -> bool:
@@ -34,7 +32,7 @@ class SignInsForPush:
 def _answered(sender: object, *, flow_id: str, user: Any, outcome: str, **kwargs: Any) -> None:
     """A wrong number counts as a failed second factor; whoever waits for the sign-in wakes."""
     if outcome == WRONG_NUMBER:
-        throttle().factor_failure(user.username, time.time())
+        throttle().factor_failure(user.username, clock.time())
     notify(flow_id)
 
 

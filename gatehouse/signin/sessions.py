@@ -17,6 +17,7 @@ from gatehouse.audit import trail
 from gatehouse.signin import signals
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SSOSession
+from gatehouse.stores.memo import Memo
 
 if TYPE_CHECKING:
     from gatehouse.signin.app_access import SignedIn
@@ -85,24 +86,20 @@ def create(
 # Sessions looked up in the last 30 s, so that a burst of requests from one browser (every
 # forward-auth check of every page asset) costs no query. Any session's end, and any change to
 # users or groups, empties it on every instance.
-_recent: generations.StampedMemo[str, SSOSession] = generations.StampedMemo(
-    30.0, 20_000, lambda: generations.current(GENERATION)
-)
+_recent: Memo[str, SSOSession | None] = Memo(30.0, 20_000, lambda: generations.current(GENERATION))
 
 
 def _load(digest: str) -> SSOSession | None:
-    session = _recent.get(digest)
-    if session is None:
+    def query() -> SSOSession | None:
         hotpath.may_block()
-        session = (
+        return (
             SSOSession.objects.select_related("user")
             .prefetch_related("user__groups")
             .filter(token_hash=digest, ended_at__isnull=True)
             .first()
         )
-        if session is not None:
-            _recent.put(digest, session)
-    return session
+
+    return _recent.get_or_make(digest, query)
 
 
 def resolve(token: str | None, now: datetime | None = None) -> SSOSession | None:

@@ -1,7 +1,7 @@
 """Password throttling: account lockout (counted apart inside and outside trusted locations) and
 a per-source-address limit, and the second-factor back-off. The rules are pure functions over
-small state records; a store applies them atomically in Redis (shared by every instance) or in
-the database.
+small state records; the shared store (gatehouse.stores) applies them atomically in Redis
+(shared by every instance) or in the database.
 
 A guess *claims* its slot before the password or code is checked, in one atomic step that either
 counts it or refuses it: however many arrive at once, no more are ever checked than the limits
@@ -10,11 +10,10 @@ allow. A guess that turns out right gives its slot back (`success`)."""
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Protocol
+
+from gatehouse.stores import Records
 
 RECENT_PASSWORDS = 10
 # Counters are forgotten after this long without a failure, and the lock level after a day.
@@ -170,24 +169,8 @@ def factor_key(username: str) -> str:
     return f"factor:{username}"
 
 
-Change = Callable[[list[dict | None]], list[dict | None]]
-
-
-class Store(Protocol):
-    """JSON records under keys, each expiring some seconds after it was last written."""
-
-    def read(self, key: str) -> dict | None: ...
-
-    def update(self, keys: Sequence[str], change: Change, ttls: Sequence[int]) -> None:
-        """Atomically read the records under `keys` (None where there is none), and write
-        what `change` returns for each (None: leave that record as it is), each expiring
-        after its ttl. Concurrent updates of a key are never lost."""
-
-    def delete(self, key: str) -> None: ...
-
-
 class Throttle:
-    def __init__(self, store: Store, limits: Limits):
+    def __init__(self, store: Records, limits: Limits):
         self.store = store
         self.limits = limits
 
@@ -282,7 +265,3 @@ def _account_state(record: dict | None) -> AccountState:
 
 def _account_record(state: AccountState) -> dict:
     return {**asdict(state), "recent": list(state.recent)}
-
-
-def dumps(record: dict) -> str:
-    return json.dumps(record, separators=(",", ":"))

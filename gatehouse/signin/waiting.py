@@ -1,9 +1,9 @@
 """Waking sign-in pages that wait for something to happen elsewhere (a phone approving a push).
 
 `notify(flow_id)` is called wherever the change happens, on any instance; the event of
-`watch(flow_id)` is set as soon as this process is told. Between instances the
-word travels by Redis pub/sub when `cache.url` is set, else through a small table that one
-poller per process reads five times a second — either way well within a second. A waiting page
+`watch(flow_id)` is set as soon as this process is told. Between instances the word travels
+by the shared store's publish-subscribe (gatehouse.stores: Redis pub/sub, or a small table one
+poller per process reads five times a second) — either way well within a second. A waiting page
 costs an asyncio event, no query and no thread (gatehouse/signin/longpoll.py)."""
 
 from __future__ import annotations
@@ -15,20 +15,12 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import timedelta
-from functools import cache
 
-from django.conf import settings
-from django.utils import timezone
-
-from gatehouse import hotpath
+from gatehouse import stores
 
 logger = logging.getLogger(__name__)
-CHANNEL = "gatehouse:flows"
-POLL_INTERVAL = 0.2
+CHANNEL = "flows"
 READY_WITHIN = 2.0  # seconds a page waits for the listener to start before reading anyway
-# Rows of the table are only needed until every poller has seen them.
-KEEP = timedelta(minutes=5)
 
 
 class _Hub:
@@ -40,7 +32,6 @@ class _Hub:
         self.waiters: dict[str, set[asyncio.Event]] = {}
         self.listener: asyncio.Task | None = None
         self.listening = asyncio.Event()
-        self.last_event: int | None = None  # the newest FlowEvent the poller has seen
 
     def wake(self, flow_id: str) -> None:
         """Wake this process's waiters for `flow_id`; safe from any thread."""
@@ -84,10 +75,7 @@ class _Hub:
 
     async def _listen(self, listening: asyncio.Event) -> None:
         try:
-            if settings.CACHE_URL:
-                await self._listen_redis(listening)
-            else:
-                await self._poll_database(listening)
+            await stores.shared().listen(CHANNEL, self.wake, listening, self._wanted)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -97,67 +85,23 @@ class _Hub:
         finally:
             listening.set()  # nobody waits for a listener that is gone
 
-    async def _listen_redis(self, listening: asyncio.Event) -> None:
-        import redis.asyncio as aioredis
-
-        client = aioredis.Redis.from_url(settings.CACHE_URL)
-        async with client.pubsub() as pubsub:
-            await pubsub.subscribe(CHANNEL)
-            async for message in pubsub.listen():
-                if message.get("type") == "subscribe":
-                    listening.set()  # Redis has the subscription: every publish from now on
-                elif message.get("type") == "message":
-                    self.wake(message["data"].decode())
-
-    async def _poll_database(self, listening: asyncio.Event) -> None:
-        # Where the last poller stopped, so that a restart misses nothing that came between.
-        if self.last_event is None:
-            self.last_event = await hotpath.on_thread(_latest_event_id)
-        listening.set()
-        while True:
-            await asyncio.sleep(POLL_INTERVAL)
-            with self.lock:
-                if not self.waiters:
-                    self.listener = None
-                    return
-            self.last_event, flows = await hotpath.on_thread(_events_after, self.last_event)
-            for flow_id in flows:
-                self.wake(flow_id)
+    def _wanted(self) -> bool:
+        """Whether anyone still waits; if not, the listener stops (and the next waiter starts
+        one again)."""
+        with self.lock:
+            if not self.waiters:
+                self.listener = None
+                return False
+            return True
 
 
 _hub = _Hub()
 
 
-def _latest_event_id() -> int:
-    from gatehouse.signin.models import FlowEvent
-
-    return FlowEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-
-
-def _events_after(last: int) -> tuple[int, list[str]]:
-    from gatehouse.signin.models import FlowEvent
-
-    rows = list(FlowEvent.objects.filter(id__gt=last).values_list("id", "flow_id"))
-    return (rows[-1][0] if rows else last), [flow_id for _, flow_id in rows]
-
-
 def notify(flow_id: str) -> None:
     """Something happened to this flow: wake whoever waits for it, on every instance."""
     _hub.wake(flow_id)
-    if settings.CACHE_URL:
-        _publisher().publish(CHANNEL, flow_id)
-        return
-    from gatehouse.signin.models import FlowEvent
-
-    FlowEvent.objects.create(flow_id=flow_id, at=timezone.now())
-    FlowEvent.objects.filter(at__lt=timezone.now() - KEEP).delete()
-
-
-@cache
-def _publisher():
-    import redis
-
-    return redis.Redis.from_url(settings.CACHE_URL)
+    stores.shared().publish(CHANNEL, flow_id)
 
 
 def watch(flow_id: str) -> AbstractAsyncContextManager[asyncio.Event]:

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from gatehouse import clock
 from gatehouse.access.devices import DeviceClass
 from gatehouse.access.locator import Whereabouts
 from gatehouse.audit.models import AuditEvent
@@ -332,6 +333,19 @@ def test_an_expired_challenge_cannot_be_answered(phone, alice, mfa_everywhere):
     with pytest.raises(ClientError) as refused:
         phone.approve(challenge.id, challenge.number)
     assert refused.value.code == "expired" and refused.value.status == 410
+
+
+def test_a_challenge_expires_when_its_minute_has_passed_on_the_clock(phone, alice, mfa_everywhere):
+    with clock.frozen() as now:
+        _, body = mfa_sign_in()
+        challenge = challenge_for(body["flow"], alice)
+        now.advance(59)
+        assert challenges.state(challenge.id) == "pending"
+        now.advance(1)
+        assert challenges.state(challenge.id) == "expired"
+        with pytest.raises(ClientError) as refused:
+            phone.approve(challenge.id, challenge.number)
+        assert refused.value.code == "expired" and refused.value.status == 410
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,10 @@
 import pytest
 from django.test import Client
 
+from gatehouse import clock, hotpath
 from gatehouse.access import policies, protected_apps
 from gatehouse.access.policyfile import policy_from_dict
+from gatehouse.providers import forward_auth
 from tests.conftest import HOME, OFFICE, totp_code
 
 pytestmark = pytest.mark.django_db
@@ -193,3 +195,31 @@ def test_allowed_path_runs_at_most_one_query_once_warm(
     for _ in range(20):
         with django_assert_max_num_queries(1):
             assert traefik(browser, **HTML).status_code == 200
+
+
+def test_a_warm_allowed_answer_runs_no_query_at_all(alice, webmail, django_assert_num_queries):
+    # On a clock that stands still the once-a-second check for other processes' changes never
+    # comes due: what is left is the answer itself, which must need no query.
+    with clock.frozen():
+        browser = signed_in()
+        traefik(browser, **HTML)  # warm the session, access and answer memos
+        for _ in range(20):
+            with django_assert_num_queries(0):
+                assert traefik(browser, **HTML).status_code == 200
+        # As gatehouse.asgi asks it, on the event loop: answered without needing to block.
+        header = hotpath.meta_header_reader(
+            {
+                "HTTP_COOKIE": f"gatehouse_session={browser.cookies['gatehouse_session'].value}",
+                "HTTP_X_FORWARDED_METHOD": "GET",
+                "HTTP_X_FORWARDED_PROTO": "https",
+                "HTTP_X_FORWARDED_HOST": "mail.example.org",
+                "HTTP_X_FORWARDED_URI": "/inbox?x=1",
+                "HTTP_X_FORWARDED_FOR": OFFICE,
+                **HTML,
+            }
+        )
+        with django_assert_num_queries(0):
+            answer = hotpath.without_blocking(
+                lambda: forward_auth.answer(forward_auth.FORWARD_AUTH, "GET", header, "127.0.0.1")
+            )
+        assert answer.status == 200 and answer.headers["Remote-User"] == "alice"

@@ -11,7 +11,8 @@ from gatehouse import jobs, retention
 from gatehouse.audit import trail
 from gatehouse.authenticator.models import FraudBlock, PushChallenge
 from gatehouse.cli import main
-from gatehouse.signin.models import KnownPlace, SignInEvent, SignInFlow, SSOSession, ThrottleRecord
+from gatehouse.signin.models import KnownPlace, SignInEvent, SignInFlow, SSOSession
+from gatehouse.stores.models import Record as ThrottleRecord
 
 pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)

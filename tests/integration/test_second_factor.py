@@ -164,7 +164,8 @@ class TestTemporaryAccessPass:
         assert SSOSession.objects.get().amr == ["pwd", "tap", "mfa"]
         assert AuditEvent.objects.filter(action="tap.use").exists()
 
-    def test_one_time_pass_works_once(self, api, alice, mfa_everywhere):
+    def test_one_time_pass_works_once(self, api, alice, mfa_everywhere, with_totp):
+        with_totp(alice)  # so that the next sign-in asks for a second factor again
         issued = tap.issue(alice, "cli:root", one_time=True)
         assert (
             verify(api, start(api)["flow"], "tap", issued.code).json()["status"] == "authenticated"
@@ -173,6 +174,10 @@ class TestTemporaryAccessPass:
         assert body["status"] != "mfa_required" or all(
             m["method"] != "tap" for m in body["methods"]
         )
+        # The same pass again, on a sign-in that needs a second factor: refused.
+        again = verify(api, body["flow"], "tap", issued.code)
+        assert again.status_code == 400, again.content
+        assert again.json()["error"] == "invalid_code"
 
     def test_expired_pass_is_refused(self, api, alice, mfa_everywhere, with_totp):
         with_totp(alice)

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from gatehouse import clock
 from gatehouse.signin.models import SignInEvent, SignInFlow, SSOSession
 from tests.conftest import HOME, OFFICE
 
@@ -66,6 +67,15 @@ def test_unknown_and_expired_flows_are_not_found(api, alice):
 def test_flows_expire_after_ten_minutes(api, alice):
     flow = SignInFlow.objects.get(id=api.signin("alice", "correct horse").json()["flow"])
     assert flow.expires_at - flow.created_at == timedelta(minutes=10)
+
+
+def test_a_flow_is_gone_once_its_ten_minutes_have_passed_on_the_clock(api, alice):
+    with clock.frozen() as now:
+        flow = api.signin("alice", "correct horse").json()["flow"]
+        now.advance(10 * 60 - 1)
+        assert api.get(f"/api/v1/signin/{flow}").status_code == 200
+        now.advance(1)
+        assert api.get(f"/api/v1/signin/{flow}").json()["error"] == "unknown_flow"
 
 
 @pytest.mark.parametrize(
@@ -216,6 +226,14 @@ class TestThrottling:
         assert response.status_code == 429
         assert response.json() == {"error": "throttled", "retry_after": 60}
         assert response["Retry-After"] == "60"
+
+    def test_a_lockout_lifts_when_its_minute_has_passed_on_the_clock(self, api, alice):
+        with clock.frozen() as now:
+            self.lock(api)
+            now.advance(59)
+            assert api.signin("alice", "correct horse", ip=HOME).json()["retry_after"] == 1
+            now.advance(1)
+            assert api.signin("alice", "correct horse", ip=HOME).status_code == 200
 
     def test_repeating_the_same_wrong_password_does_not_lock(self, api, alice, trust_sites):
         for _ in range(30):

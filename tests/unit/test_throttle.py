@@ -127,13 +127,15 @@ def test_ipv6_sources_are_counted_per_64():
 def store(request, db):
     from django.conf import settings
 
-    from gatehouse.signin.throttle_store import DatabaseStore, RedisStore
+    from gatehouse.signin.throttle_store import SPACE
+    from gatehouse.stores.database import DatabaseStore
+    from gatehouse.stores.redis import RedisStore
 
     if request.param == "database":
-        return DatabaseStore()
+        return DatabaseStore().records(SPACE)
     url = settings.CACHE_URL or "redis://127.0.0.1:6379/15"
     redis_or_skip(url).flushdb()
-    return RedisStore(url)
+    return RedisStore(url).records(SPACE)
 
 
 def test_store_updates_are_read_back_and_deleted(store):

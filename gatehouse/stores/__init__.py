@@ -1,0 +1,86 @@
+"""The shared store: what every instance of Gatehouse must see alike beyond the database's own
+tables — change counters (gatehouse.generations), records updated atomically (the throttle's
+claims), and publish-subscribe (waking waiting sign-in pages). One interface, two back ends,
+chosen once from configuration (`cache.url`): Redis when it is set (one connection pool per
+process), else the database. In-memory memos stamped by the counters are in `memo`.
+
+A Redis that cannot be reached raises StoreUnavailable, whatever the operation. This module
+itself needs no Django: the domain's pure code (gatehouse.signin.throttle) types against it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Protocol
+
+# Given the current records (None where there is none), the records to write (None: leave it).
+Change = Callable[[list[dict | None]], list[dict | None]]
+
+
+def dumps(record: dict) -> str:
+    """A record as the stores keep it: compact JSON."""
+    return json.dumps(record, separators=(",", ":"))
+
+
+class StoreUnavailable(Exception):
+    """The shared store (Redis) did not answer: fail closed, and say so."""
+
+
+class Records(Protocol):
+    """JSON records under keys, each expiring some seconds after it was last written."""
+
+    def read(self, key: str) -> dict | None: ...
+
+    def update(self, keys: Sequence[str], change: Change, ttls: Sequence[int]) -> None:
+        """Atomically read the records under `keys` and write what `change` returns for each,
+        each expiring after its ttl: a compare-and-set over several records at once, so that
+        concurrent updates of a key are never lost and a claim is never granted twice."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class Counters(Protocol):
+    """Named counters that only go up."""
+
+    def read(self) -> dict[str, int]: ...
+
+    def increment(self, name: str) -> None: ...
+
+
+class Store(Protocol):
+    def records(self, space: str) -> Records: ...
+
+    def counters(self, space: str) -> Counters: ...
+
+    def publish(self, channel: str, message: str) -> None:
+        """Tell every instance's listener on `channel`."""
+        ...
+
+    async def listen(
+        self,
+        channel: str,
+        heard: Callable[[str], None],
+        listening: asyncio.Event,
+        wanted: Callable[[], bool],
+    ) -> None:
+        """Call `heard(message)` for each message published on `channel` from the moment
+        `listening` is set; return when `wanted()` says no one listens any more (a back end
+        that costs nothing while idle may listen on regardless)."""
+        ...
+
+
+@cache
+def shared() -> Store:
+    """This process's store, as configured."""
+    from django.conf import settings
+
+    if settings.CACHE_URL:
+        from gatehouse.stores.redis import RedisStore
+
+        return RedisStore(settings.CACHE_URL)
+    from gatehouse.stores.database import DatabaseStore
+
+    return DatabaseStore()
