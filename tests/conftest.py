@@ -7,14 +7,17 @@ import os
 
 import pytest
 from django.test import Client
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 pytest_plugins = ["tests.mailbox", "tests.syslog_receiver"]
 
 # Property tests judge results, not speed: on a 2-core machine shared with servers the tests
 # start, generating an example can take longer than Hypothesis's health check and deadline allow.
-settings.register_profile("gatehouse", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("gatehouse")
+hypothesis_settings.register_profile(
+    "gatehouse", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("gatehouse")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
