@@ -50,6 +50,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 
+from gatehouse import durations
 from gatehouse.access.engine import (
     ClientType,
     DeviceCondition,
@@ -71,9 +72,6 @@ _Keys = tuple[str | int, ...]
 _Locate = Callable[[_Keys], int | None]
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# Few enough digits that any duration fits a timedelta (a session's lifetime is cut by it).
-_DURATION = re.compile(r"([1-9][0-9]{0,8})([smhd])")
-_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _LOCATION_KEYWORDS = ("any", "trusted")
 
 
@@ -132,7 +130,7 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
             "mode": policy.grant.mode,
         },
         "session": {
-            "sign_in_frequency": None if frequency is None else _format_duration(frequency),
+            "sign_in_frequency": None if frequency is None else durations.format(frequency),
             "persistent_browser": policy.session.persistent_browser,
         },
     }
@@ -415,15 +413,12 @@ def _members(
 
 
 def _parse_duration(value: Any, at: _Keys) -> int:
-    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise _Invalid(at, f"{_show(value)} is not a duration such as '30m', '8h' or '1d'")
-    return int(match[1]) * _SECONDS[match[2]]
-
-
-def _format_duration(seconds: int) -> str:
-    unit = next(u for u, size in _SECONDS.items() if seconds % size == 0)
-    return f"{seconds // _SECONDS[unit]}{unit}"
+    try:
+        return durations.parse(value)
+    except ValueError:
+        raise _Invalid(
+            at, f"{_show(value)} is not a duration such as '30m', '8h' or '1d'"
+        ) from None
 
 
 def _keyword_or_sorted(value: str | frozenset[str]) -> str | list[str]:

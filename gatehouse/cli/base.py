@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from gatehouse import config as gatehouse_config
+from gatehouse import durations
 
 EXIT_BAD_INPUT = 2
 
@@ -73,7 +73,7 @@ def port(text: str) -> int:
 
 def lifetime(text: str) -> int:
     try:
-        return gatehouse_config.parse_duration(text)
+        return durations.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"'{text}': {exc}") from None
 

@@ -6,8 +6,7 @@ import argparse
 import os
 import sys
 
-from gatehouse import bootstrap
-from gatehouse import config as gatehouse_config
+from gatehouse import bootstrap, durations
 from gatehouse.cli.base import Add, CommandError, actions, needs_action, positive
 
 
@@ -67,7 +66,7 @@ def _moment(text: str):
     from datetime import UTC, datetime, timedelta
 
     try:
-        return datetime.now(UTC) - timedelta(seconds=gatehouse_config.parse_duration(text))
+        return datetime.now(UTC) - timedelta(seconds=durations.parse(text))
     except ValueError:
         pass
     try:
