@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gatehouse import durations
+from gatehouse import durations, tomlfile
 
 CONFIG_ENV = "GATEHOUSE_CONFIG"
 
@@ -1195,16 +1195,7 @@ def _render_sources(sources: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        pairs = ", ".join(f"{key} = {_toml_value(v)}" for key, v in value.items())
-        return "{ " + pairs + " }" if pairs else "{}"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return tomlfile.value(os.fspath(value) if isinstance(value, os.PathLike) else value)
 
 
 def render_reference() -> str:
