@@ -8,7 +8,7 @@ import getpass
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from gatehouse import durations
 
@@ -36,7 +36,7 @@ class Findings(CommandError):
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as every command promises
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as every command promises
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}\n")
 
 

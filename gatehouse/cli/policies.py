@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gatehouse import bootstrap
 from gatehouse.cli.base import Add, CommandError, actions, actor, needs_action, read_text
+
+if TYPE_CHECKING:
+    from gatehouse.access import policyfile
 
 
 def register(add: Add) -> None:
@@ -36,7 +40,7 @@ def register(add: Add) -> None:
     what.add_argument("--json", action="store_true", help="print the decision and trace as JSON")
 
 
-def _policy_format(path: str) -> str:
+def _policy_format(path: str) -> policyfile.Format:
     suffix = Path(path).suffix.lower()
     if suffix in {".yaml", ".yml"}:
         return "yaml"

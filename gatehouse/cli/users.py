@@ -89,12 +89,10 @@ def cmd_users_import(args: argparse.Namespace) -> None:
 
 def cmd_users_unlock(args: argparse.Namespace) -> None:
     bootstrap.start()
-    from gatehouse.audit import trail
-    from gatehouse.signin.throttle_store import throttle
+    from gatehouse.signin import lockout
 
     user = find_user(args.user)
-    throttle().unlock(user.username)
-    trail.record(actor(), "user.unlock", f"user:{user.username}")
+    lockout.unlock(actor(), user)
     print(f"unlocked {user.username}")
 
 

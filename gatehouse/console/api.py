@@ -16,7 +16,6 @@ from ninja.security import HttpBearer
 from gatehouse import durations
 from gatehouse.access import devices, locations, policies, policyfile, protected_apps, whatif
 from gatehouse.access.models import ManagedDevice, NamedLocation, ProtectedApp
-from gatehouse.audit import trail
 from gatehouse.audit.models import AuditEvent
 from gatehouse.authenticator import fraud
 from gatehouse.console import tokens
@@ -24,8 +23,7 @@ from gatehouse.console.models import ApiToken
 from gatehouse.directory.importer import normalise_username
 from gatehouse.directory.models import User
 from gatehouse.methods import tap
-from gatehouse.signin import sessions
-from gatehouse.signin.throttle_store import throttle
+from gatehouse.signin import lockout, sessions
 
 
 class AdminToken(HttpBearer):
@@ -315,8 +313,7 @@ def revoke_pass(request: HttpRequest, username: str):
 @router.post("/users/{username}/unlock", response={204: None}, summary="Lift lockouts")
 def unlock_user(request: HttpRequest, username: str):
     user = _user_or_404(username)
-    throttle().unlock(user.username)
-    trail.record(_actor(request), "user.unlock", f"user:{user.username}")
+    lockout.unlock(_actor(request), user)
     return Status(204, None)
 
 
