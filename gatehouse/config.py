@@ -18,24 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from gatehouse import durations, tomlfile
+
 CONFIG_ENV = "GATEHOUSE_CONFIG"
 
 
 class ConfigError(ValueError):
     """An invalid configuration; the message names the key, the value and what is valid."""
-
-
-# ASCII digits (\d would take "٣" too), and few enough that any duration fits a timedelta.
-_DURATION = re.compile(r"^\s*([0-9]{1,9})\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> int:
-    """'90s', '30m', '8h', '2d' -> seconds."""
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError("expected a duration such as 90s, 30m, 8h or 2d")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def _text(value: Any) -> str:
@@ -71,7 +60,7 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
 
 def _duration(low: int, high: int) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
-        seconds = parse_duration(value)
+        seconds = durations.parse(value)
         if not low <= seconds <= high:
             raise ValueError(f"expected a duration from {low}s to {high}s")
         return seconds
@@ -1206,16 +1195,7 @@ def _render_sources(sources: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        pairs = ", ".join(f"{key} = {_toml_value(v)}" for key, v in value.items())
-        return "{ " + pairs + " }" if pairs else "{}"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return tomlfile.value(os.fspath(value) if isinstance(value, os.PathLike) else value)
 
 
 def render_reference() -> str:
@@ -1230,6 +1210,8 @@ def render_reference() -> str:
         "can be overridden by the environment variable shown; lists are comma-separated there.",
         "Relative paths are resolved against the folder of the configuration file. `gatehouse",
         "check` validates the whole file, and the server refuses to start on the same errors.",
+        "Durations, here as in policy files and command options, are a whole number from 1 and",
+        "one unit, nothing between them: `90s`, `30m`, `8h`, `2d`.",
         "",
     ]
     for section, keys in SCHEMA.items():

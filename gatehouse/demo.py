@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from gatehouse import bootstrap
 from gatehouse import config as gatehouse_config
 
 ORGANISATION = "Riverside Health (demo)"
@@ -38,12 +39,10 @@ USERS = [
 
 
 def write_config(folder: Path, host: str, port: int) -> Path:
-    from gatehouse.cli import write_secret_key
-
     folder.mkdir(parents=True, exist_ok=True)
     key_path = folder / "secret.key"
     if not key_path.exists():
-        write_secret_key(key_path)
+        bootstrap.write_secret_key(key_path)
     config_path = folder / "gatehouse.toml"
     config_path.write_text(
         gatehouse_config.render_commented(
@@ -153,18 +152,16 @@ def banner(url: str, config_path: Path, throwaway: bool = True) -> str:
 
 
 def run_demo(host: str, port: int, folder: str | None) -> None:
-    from gatehouse import cli
-
     throwaway = folder is None
     data = Path(folder or tempfile.mkdtemp(prefix="gatehouse-demo-")).resolve()
     try:
         config_path = write_config(data, host, port)
         os.environ[gatehouse_config.CONFIG_ENV] = str(config_path)
-        cli._setup(signing_key=True)
-        cli._migrate()
+        bootstrap.start(signing_key=True)
+        bootstrap.migrate()
         seed()
         print(banner(f"http://{host}:{port}", config_path, throwaway), flush=True)
-        cli.serve(host, port, workers=1)
+        bootstrap.serve(host, port, workers=1)
     finally:
         if throwaway:
             shutil.rmtree(data, ignore_errors=True)

@@ -50,6 +50,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 
+from gatehouse import durations, tomlfile
 from gatehouse.access.engine import (
     ClientType,
     DeviceCondition,
@@ -71,9 +72,6 @@ _Keys = tuple[str | int, ...]
 _Locate = Callable[[_Keys], int | None]
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# Few enough digits that any duration fits a timedelta (a session's lifetime is cut by it).
-_DURATION = re.compile(r"([1-9][0-9]{0,8})([smhd])")
-_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _LOCATION_KEYWORDS = ("any", "trusted")
 
 
@@ -132,7 +130,7 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
             "mode": policy.grant.mode,
         },
         "session": {
-            "sign_in_frequency": None if frequency is None else _format_duration(frequency),
+            "sign_in_frequency": None if frequency is None else durations.format(frequency),
             "persistent_browser": policy.session.persistent_browser,
         },
     }
@@ -176,13 +174,7 @@ def dump(policies: Iterable[Policy], fmt: Format) -> str:
         )
         return "policies:\n" + "\n".join(items)
     if fmt == "toml":
-        if not dicts:
-            return "policies = []\n"
-        chunks: list[str] = []
-        for d in dicts:
-            chunks.append("[[policies]]\n")
-            _toml_table(d, "policies", chunks)
-        return "\n".join(chunks)
+        return tomlfile.dumps({"policies": [_without_nulls(d) for d in dicts]})
     raise ValueError(f"unknown policy file format {fmt!r}; use 'yaml' or 'toml'")
 
 
@@ -415,15 +407,12 @@ def _members(
 
 
 def _parse_duration(value: Any, at: _Keys) -> int:
-    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise _Invalid(at, f"{_show(value)} is not a duration such as '30m', '8h' or '1d'")
-    return int(match[1]) * _SECONDS[match[2]]
-
-
-def _format_duration(seconds: int) -> str:
-    unit = next(u for u, size in _SECONDS.items() if seconds % size == 0)
-    return f"{seconds // _SECONDS[unit]}{unit}"
+    try:
+        return durations.parse(value)
+    except ValueError:
+        raise _Invalid(
+            at, f"{_show(value)} is not a duration such as '30m', '8h' or '1d'"
+        ) from None
 
 
 def _keyword_or_sorted(value: str | frozenset[str]) -> str | list[str]:
@@ -537,41 +526,13 @@ def _yaml_line(root: yaml.Node | None, keys: _Keys) -> int | None:
     return line + 1
 
 
-def _toml_table(table: Mapping[str, Any], name: str, chunks: list[str]) -> None:
-    # The writer for the one shape policy_to_dict produces (text, booleans, lists of text,
-    # tables), which keeps lists on one line where a general writer spreads them out.
-    lines = [
-        f"{key} = {_toml_value(value)}\n"
+def _without_nulls(table: Mapping[str, Any]) -> dict[str, Any]:
+    """TOML has no null: a key whose value is None is left out (and read back as None)."""
+    return {
+        key: _without_nulls(value) if isinstance(value, Mapping) else value
         for key, value in table.items()
-        if value is not None and not isinstance(value, dict)  # TOML has no null: leave it out
-    ]
-    chunks[-1] += "".join(lines)
-    for key, value in table.items():
-        if isinstance(value, dict):
-            chunks.append(f"[{name}.{key}]\n")
-            _toml_table(value, f"{name}.{key}", chunks)
-
-
-def _toml_value(value: str | bool | list[str]) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return _toml_string(value)
-    return f"[{', '.join(_toml_string(item) for item in value)}]"
-
-
-def _toml_string(text: str) -> str:
-    # A basic string: quote and backslash escaped, and every control character (TOML forbids
-    # them raw, DEL included) as \uXXXX.
-    escaped = "".join(
-        "\\" + char
-        if char in '"\\'
-        else f"\\u{ord(char):04X}"
-        if char < " " or char == "\x7f"
-        else char
-        for char in text
-    )
-    return f'"{escaped}"'
+        if value is not None
+    }
 
 
 def _parse_toml(text: str) -> tuple[Any, _Locate]:

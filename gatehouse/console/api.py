@@ -13,19 +13,17 @@ from django.shortcuts import get_object_or_404
 from ninja import Body, Router, Schema, Status
 from ninja.security import HttpBearer
 
+from gatehouse import durations
 from gatehouse.access import devices, locations, policies, policyfile, protected_apps, whatif
 from gatehouse.access.models import ManagedDevice, NamedLocation, ProtectedApp
-from gatehouse.audit import trail
 from gatehouse.audit.models import AuditEvent
 from gatehouse.authenticator import fraud
-from gatehouse.config import parse_duration
 from gatehouse.console import tokens
 from gatehouse.console.models import ApiToken
 from gatehouse.directory.importer import normalise_username
 from gatehouse.directory.models import User
 from gatehouse.methods import tap
-from gatehouse.signin import sessions
-from gatehouse.signin.throttle_store import throttle
+from gatehouse.signin import lockout, sessions
 
 
 class AdminToken(HttpBearer):
@@ -288,7 +286,7 @@ def _user_or_404(username: str) -> User:
 def issue_pass(request: HttpRequest, username: str, body: PassIn):
     user = _user_or_404(username)
     try:
-        lifetime = timedelta(seconds=parse_duration(body.lifetime))
+        lifetime = timedelta(seconds=durations.parse(body.lifetime))
         issued = tap.issue(user, _actor(request), request.auth, lifetime, body.one_time)
     except (ValueError, tap.PassError) as exc:
         return _invalid(exc)
@@ -315,8 +313,7 @@ def revoke_pass(request: HttpRequest, username: str):
 @router.post("/users/{username}/unlock", response={204: None}, summary="Lift lockouts")
 def unlock_user(request: HttpRequest, username: str):
     user = _user_or_404(username)
-    throttle().unlock(user.username)
-    trail.record(_actor(request), "user.unlock", f"user:{user.username}")
+    lockout.unlock(_actor(request), user)
     return Status(204, None)
 
 
@@ -398,7 +395,7 @@ def create_token(request: HttpRequest, body: TokenIn):
             body.user or request.auth.username,
             body.name,
             _actor(request),
-            parse_duration(body.lifetime),
+            durations.parse(body.lifetime),
         )
     except (ValueError, tokens.TokenError) as exc:
         return _invalid(exc)

@@ -325,9 +325,7 @@ def who_am_i(request: HttpRequest, response: HttpResponse):
 
 @router.post("/signout", response={204: None}, summary="End the current session")
 def signout(request: HttpRequest, response: HttpResponse):
-    if request.sso:
-        sessions.end(request.sso, "signed_out")
-    sessions.clear_cookie(response)
+    sessions.sign_out(request.sso, response)
     return Status(204, None)
 
 
@@ -364,13 +362,12 @@ def end_my_other_sessions(request: HttpRequest):
     summary="End one of my sessions (another: needs a sign-in in the last 10 minutes)",
 )
 def end_my_session(request: HttpRequest, response: HttpResponse, session_id: str):
-    session = next((s for s in sessions.active_for(request.user) if s.id == session_id), None)
-    if session is None:
+    ended = sessions.end_mine(request.sso, session_id)
+    if ended is sessions.EndMine.UNKNOWN:
         return Status(404, {"error": "unknown_session"})
-    if session.id != request.sso.id and not sessions.recently_signed_in(request.sso):
+    if ended is sessions.EndMine.REAUTHENTICATE:
         return Status(401, REAUTHENTICATE)
-    sessions.end(session, "ended_by_user")
-    if session.id == request.sso.id:
+    if ended is sessions.EndMine.ENDED_CURRENT:
         sessions.clear_cookie(response)
     return Status(204, None)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -181,6 +182,36 @@ def end_by_admin(actor: str, user=None) -> int:
     target = f"user:{user.username}" if user is not None else "sessions:all"
     trail.record(actor, "sessions.end", target, ended=ended)
     return ended
+
+
+def sign_out(current: SSOSession | None, response: HttpResponse) -> None:
+    """This browser signs out (the sign-out page and API, OIDC's RP-initiated logout): its
+    session ends, with its apps' tokens, and `response` clears its cookie."""
+    if current is not None:
+        end(current, "signed_out")
+    clear_cookie(response)
+
+
+class EndMine(Enum):
+    """What became of a person's wish to end one of their sessions (`end_mine`)."""
+
+    UNKNOWN = "unknown"  # not one of their live sessions: nothing ended
+    REAUTHENTICATE = "reauthenticate"  # another session, and they last signed in too long ago
+    ENDED = "ended"  # another of their sessions ended
+    ENDED_CURRENT = "ended_current"  # this browser's own: the caller clears its cookie
+
+
+def end_mine(current: SSOSession, session_id: str | None) -> EndMine:
+    """The person signed in with `current` ends their session `session_id` (the sessions page
+    and the API): their own at once; another only after a recent sign-in."""
+    target = next((s for s in active_for(current.user) if s.id == session_id), None)
+    if target is None:
+        return EndMine.UNKNOWN
+    mine = target.id == current.id
+    if not mine and not recently_signed_in(current):
+        return EndMine.REAUTHENTICATE
+    end(target, "ended_by_user")
+    return EndMine.ENDED_CURRENT if mine else EndMine.ENDED
 
 
 def recently_signed_in(session: SSOSession) -> bool:

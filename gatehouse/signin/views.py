@@ -268,10 +268,8 @@ def cancel_page(request: HttpRequest, flow_id: str) -> HttpResponse:
 
 @require_POST
 def signout_page(request: HttpRequest) -> HttpResponse:
-    if request.sso:
-        sessions.end(request.sso, "signed_out")
     response = render(request, "signin/signed_out.html")
-    sessions.clear_cookie(response)
+    sessions.sign_out(request.sso, response)
     return response
 
 
@@ -306,19 +304,13 @@ def sessions_page(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return HttpResponseRedirect("/signin?return_to=/security-info/sessions")
     if request.method == "POST":
-        target = next(
-            (s for s in sessions.active_for(request.user) if s.id == request.POST.get("session")),
-            None,
-        )
-        mine = target is not None and target.id == request.sso.id
-        if target is not None and not mine and not sessions.recently_signed_in(request.sso):
+        ended = sessions.end_mine(request.sso, request.POST.get("session"))
+        if ended is sessions.EndMine.REAUTHENTICATE:
             return HttpResponseRedirect("/signin?prompt=login&return_to=/security-info/sessions")
-        if target is not None:
-            sessions.end(target, "ended_by_user")
-            if target.id == request.sso.id:
-                response = HttpResponseRedirect("/signin")
-                sessions.clear_cookie(response)
-                return response
+        if ended is sessions.EndMine.ENDED_CURRENT:
+            response = HttpResponseRedirect("/signin")
+            sessions.clear_cookie(response)
+            return response
         return HttpResponseRedirect("/security-info/sessions")
     return render(
         request,

@@ -316,3 +316,26 @@ def test_an_administrator_signs_one_user_or_everyone_out_audited(admin, alice, m
     assert main(["users", "signout", "--everyone"]) == 0
     assert "ended 0 sessions of every user" in capsys.readouterr().out
     assert main(["users", "signout"]) == 2
+
+
+@pytest.mark.parametrize("door", ["api", "cli"])
+def test_unlocking_lifts_the_lockouts_and_is_audited_from_either_door(admin, alice, door, capsys):
+    import time
+
+    from gatehouse.signin.throttle import FACTOR_LIMIT
+    from gatehouse.signin.throttle_store import throttle
+
+    for i in range(FACTOR_LIMIT):
+        throttle().factor_failure("alice", 1000.0 + i)  # long ago: no delay left, only the lock
+    wait, _ = throttle().factor_claim("alice", time.time())
+    assert wait is not None and wait[0] == "factor_locked"
+    if door == "api":
+        assert admin.call("post", "/users/alice/unlock").status_code == 204
+        actor = "api:root"
+    else:
+        assert main(["users", "unlock", "alice"]) == 0
+        assert "unlocked alice" in capsys.readouterr().out
+        actor = f"cli:{getpass.getuser()}"
+    assert throttle().factor_claim("alice", time.time())[0] is None
+    (event,) = AuditEvent.objects.filter(action="user.unlock")
+    assert event.target == "user:alice" and event.actor == actor

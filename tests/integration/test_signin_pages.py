@@ -118,6 +118,21 @@ def test_sessions_page_lists_and_ends_sessions(browser, alice):
     assert browser.get("/").status_code == 200
 
 
+def test_ending_this_browsers_own_session_from_the_page_signs_it_out(browser, alice):
+    from django.conf import settings
+
+    post_signin(browser, "alice", "correct horse")
+    own = SSOSession.objects.get(ended_at__isnull=True)
+    token = csrf(browser, "/security-info/sessions")
+    ended = browser.post(
+        "/security-info/sessions", {"csrfmiddlewaretoken": token, "session": own.id}
+    )
+    assert ended["Location"] == "/signin"
+    assert ended.cookies[settings.SESSION_COOKIE_NAME].value == ""
+    own.refresh_from_db()
+    assert own.ended_reason == "ended_by_user"
+
+
 def test_health_endpoints(browser):
     assert browser.get("/healthz").json() == {"status": "ok"}
     assert browser.get("/readyz").json() == {"status": "ok", "database": "ok"}

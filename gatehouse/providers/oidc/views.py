@@ -320,9 +320,7 @@ class LogoutView(RPInitiatedLogoutView):
         self, application=None, post_logout_redirect_uri=None, state=None, token_user=None
     ):
         request = self.request
-        if request.sso is not None:
-            sessions.end(request.sso, "signed_out")
-        elif application is not None:
+        if request.sso is None and application is not None:
             # The browser's session has already gone: still end this app's tokens from the
             # sign-in the ID token names.
             hint = request.GET.get("id_token_hint") or request.POST.get("id_token_hint")
@@ -338,5 +336,5 @@ class LogoutView(RPInitiatedLogoutView):
             )
         else:
             response = render(request, "signin/signed_out.html")
-        sessions.clear_cookie(response)
+        sessions.sign_out(request.sso, response)
         return response

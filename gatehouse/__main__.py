@@ -1,0 +1,7 @@
+"""`python -m gatehouse`: the `gatehouse` command."""
+
+import sys
+
+from gatehouse.cli import main
+
+sys.exit(main())

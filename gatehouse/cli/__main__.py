@@ -1,0 +1,7 @@
+"""`python -m gatehouse.cli`: the `gatehouse` command."""
+
+import sys
+
+from gatehouse.cli import main
+
+sys.exit(main())
