@@ -134,6 +134,7 @@ def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
 ERRORS = {
     "invalid_credentials": (401, "The username or password is incorrect."),
     "directory_unavailable": (503, signin_flow.DIRECTORY_UNAVAILABLE),
+    "busy": (503, signin_flow.BUSY),
     "invalid_code": (400, "That code is not right. Check it and try again."),
     "unknown_method": (400, "Use one of the methods this sign-in offers."),
     "factor_locked": (
@@ -154,6 +155,8 @@ def _answer(outcome: signin_flow.Outcome, response: HttpResponse) -> Status:
     if outcome.error:
         status, message = ERRORS[outcome.error]
         body = {"error": outcome.error, "message": message}
+        if outcome.retry_after is not None:
+            response["Retry-After"] = str(outcome.retry_after)
         if outcome.attempts_left is not None:
             body["attempts_left"] = outcome.attempts_left
         return Status(status, body)

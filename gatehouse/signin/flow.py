@@ -20,7 +20,7 @@ from gatehouse.access.decisions import Assessment, assess
 from gatehouse.access.engine import Decision
 from gatehouse.access.locator import locate
 from gatehouse.authenticator import challenges, fraud
-from gatehouse.directory import credentials
+from gatehouse.directory import credentials, turns
 from gatehouse.directory.importer import normalise_username
 from gatehouse.directory.sources.base import Verdict
 from gatehouse.enrollment import campaign, notices, security_info
@@ -61,7 +61,8 @@ class Attempt:
 class Outcome:
     """What the caller shows: an error or the flow's new state (and a session to set).
 
-    Errors: `invalid_credentials`, `throttled` (+retry_after), `directory_unavailable`,
+    Errors: `invalid_credentials`, `throttled` (+retry_after), `busy` (+retry_after: no turn
+    to check a password came in time, gatehouse.directory.turns), `directory_unavailable`,
     `invalid_code` (+attempts_left), `factor_locked`, `unknown_method`, `wrong_state`."""
 
     error: str | None = None
@@ -90,13 +91,19 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
     where = logged["where"]
     now = time.time()
     fingerprint = crypto.keyed_digest(username, attempt.password, purpose="wrong-password")
-    # The guess takes its slot before the password is checked (gatehouse.signin.throttle).
-    wait = throttle().claim(username, where.trusted, client.ip, fingerprint[:16], now)
+    try:
+        # A turn to check a password first (a storm queues here, bounded), then the guess
+        # takes its slot before the password is checked (gatehouse.signin.throttle).
+        with turns.turn():
+            wait = throttle().claim(username, where.trusted, client.ip, fingerprint[:16], now)
+            checked = None if wait else credentials.check(user, attempt.password)
+    except turns.Busy as busy:
+        return Outcome(error="busy", message=BUSY, retry_after=busy.retry_after)
     if wait is not None:
         reason, seconds = wait
         log.record(user=None, result=log.FAILURE, reason=reason, **logged)
         return Outcome(error="throttled", retry_after=seconds)
-    checked = credentials.check(user, attempt.password)
+    assert checked is not None
     if checked.verdict == Verdict.UNAVAILABLE:
         # Fail closed, and say why; an unknown name is told the same (credentials.check). The
         # guess keeps its slot: it could not be told from a right one.
@@ -123,6 +130,10 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
     return _decide(flow, current)
 
 
+BUSY = (
+    "Too many people are signing in at this moment: nothing was checked. Try again in a few "
+    "seconds."
+)
 DIRECTORY_UNAVAILABLE = (
     "Signing in with your organisation password is not possible right now: Gatehouse cannot "
     "reach the directory. Try again in a few minutes."

@@ -59,9 +59,12 @@ def signin_page(request: HttpRequest) -> HttpResponse:
     if outcome.error == "throttled":
         context["error"] = _wait_message(outcome.retry_after)
         return render(request, "signin/signin.html", context, status=429)
-    if outcome.error == "directory_unavailable":
+    if outcome.error in {"directory_unavailable", "busy"}:
         context["error"] = outcome.message
-        return render(request, "signin/signin.html", context, status=503)
+        response = render(request, "signin/signin.html", context, status=503)
+        if outcome.retry_after is not None:
+            response["Retry-After"] = str(outcome.retry_after)
+        return response
     if outcome.error:
         context["error"] = "The username or password is incorrect."
         return render(request, "signin/signin.html", context, status=401)
