@@ -87,10 +87,7 @@ def main() -> int:
             Path(folder),
             {"cache": {"url": redis_server.url}},
             cheap_passwords=False,
-            command=lambda server: [
-                *(liveserver.GATEHOUSE, "--config", str(server.config_path), "serve"),
-                *("--port", str(server.port), "--workers", str(args.workers)),
-            ],
+            command=liveserver.serve_command(args.workers),
         ) as server,
     ):
         database = "PostgreSQL" if server.database.postgres_name else "SQLite"

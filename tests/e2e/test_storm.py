@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -20,25 +19,6 @@ pytestmark = pytest.mark.e2e
 
 STORM = [f"storm-{i}" for i in range(8)]
 BURST = 48
-
-
-def serve(workers: int) -> Callable[[LiveServer], list[str]]:
-    """`gatehouse serve --workers N`, started once `gatehouse migrate` has run (a fresh
-    database's migrations can take longer than the start-up wait on a busy machine)."""
-
-    def command(server: LiveServer) -> list[str]:
-        config = ["--config", str(server.config_path)]
-        return [
-            liveserver.GATEHOUSE,
-            *config,
-            "serve",
-            "--port",
-            str(server.port),
-            "--workers",
-            str(workers),
-        ]
-
-    return command
 
 
 def storm(server: LiveServer, usernames: list[str], burst: int) -> list[httpx.Response]:
@@ -66,7 +46,10 @@ def test_a_storm_beyond_capacity_queues_then_answers_busy(tmp_path) -> None:
     # cost: 48 at once cannot all have a turn in time.
     settings = {"passwords": {"concurrent_checks": 1, "queue_wait": "2s"}}
     with liveserver.running(
-        tmp_path / "server", settings, cheap_passwords=False, command=serve(workers=1)
+        tmp_path / "server",
+        settings,
+        cheap_passwords=False,
+        command=liveserver.serve_command(workers=1),
     ) as server:
         server.add_people({name: f"Storm {name}" for name in STORM})
 
