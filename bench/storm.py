@@ -14,7 +14,6 @@ then retry after their Retry-After, as a client would, until every one is answer
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -27,7 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.machine import load_text
+from bench.machine import count_options, load_text
 from bench.signin import argon2_parameters, hash_floor, percentile
 from tests.e2e import liveserver
 from tests.e2e.liveserver import PASSWORD
@@ -72,12 +71,7 @@ async def storm(base_url: str, usernames: list[str]) -> tuple[dict, list[dict], 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sign-ins", type=int, default=500, help="sent at once (500)")
-    parser.add_argument("--workers", type=int, default=2, help="server workers (2)")
-    args = parser.parse_args()
-    if args.sign_ins < 1 or args.workers < 1:
-        parser.error("--sign-ins and --workers must be 1 or more")
+    args = count_options(__doc__, sign_ins=(500, "sent at once"), workers=(2, "server workers"))
     usernames = [f"storm-{i}" for i in range(args.sign_ins)]
     print(f"before: {load_text()}")
     with (

@@ -3,10 +3,16 @@
 A change bumps a named counter (in Redis when `cache.url` is set, else in the database).
 Readers compare the counters they last saw at most once per `CHECK_INTERVAL`, so caches on
 every instance follow a change within about a second, and the process that made the change
-follows it at once."""
+follows it at once.
+
+While Redis is unreachable nothing remembered is trusted for longer than `CHECK_INTERVAL`:
+every stamp changes each time a read fails, so caches are filled again from the database (the
+source of truth) at most a second apart, and none of what they held before the outage is
+trusted after it. A bump Redis did not take is sent again once it answers."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -19,6 +25,8 @@ from django.db import models, transaction
 from django.db.models import F
 
 from gatehouse import hotpath
+
+logger = logging.getLogger(__name__)
 
 CHECK_INTERVAL = 1.0
 REDIS_KEY = "gatehouse:generations"
@@ -36,7 +44,7 @@ class _Store:
 
 class _RedisStore(_Store):
     def __init__(self, url: str):
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, **settings.REDIS_OPTIONS)
 
     def read(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.client.hgetall(REDIS_KEY).items()}
@@ -69,27 +77,56 @@ class _Seen:
         self.values: dict[str, int] = {}
         self.local: dict[str, int] = {}
         self.checked = 0.0
+        # Reads that failed (Redis unreachable), and bumps it has yet to take.
+        self.failed_reads = 0
+        self.unsent: set[str] = set()
 
 
 _seen = _Seen()
 
 
-def current(name: str) -> tuple[int, int]:
+def current(name: str) -> tuple[int, int, int]:
     """An opaque stamp for `name` that changes whenever it is bumped, here or elsewhere."""
     now = time.monotonic()
     if now - _seen.checked >= CHECK_INTERVAL:
         hotpath.may_block()
-        values = _store().read()
+        values = _read()
         with _seen.lock:
             _seen.values, _seen.checked = values, now
-    return _seen.values.get(name, 0), _seen.local.get(name, 0)
+    return _seen.values.get(name, 0), _seen.local.get(name, 0), _seen.failed_reads
+
+
+def _read() -> dict[str, int]:
+    try:
+        _send(set(_seen.unsent))
+        return _store().read()
+    except redis.RedisError as exc:
+        with _seen.lock:
+            _seen.failed_reads += 1
+        logger.warning("Redis unreachable (%s): caches are read from the database", exc)
+        return {}
+
+
+def _send(names: set[str]) -> None:
+    for name in sorted(names):
+        _store().bump(name)
+        with _seen.lock:
+            _seen.unsent.discard(name)
 
 
 def bump(name: str) -> None:
     """Mark `name` changed: at once in this process, and for the others once committed."""
     with _seen.lock:
         _seen.local[name] = _seen.local.get(name, 0) + 1
-    transaction.on_commit(lambda: _store().bump(name))
+    transaction.on_commit(lambda: _bump_shared(name))
+
+
+def _bump_shared(name: str) -> None:
+    try:
+        _store().bump(name)
+    except redis.RedisError:
+        with _seen.lock:
+            _seen.unsent.add(name)
 
 
 # The names bump_on_change follows for each model, for changes made in bulk (no signals).

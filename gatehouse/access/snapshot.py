@@ -72,7 +72,7 @@ def load() -> AccessSnapshot:
 class _Current:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._snapshot: AccessSnapshot | None = None
 
     def get(self) -> AccessSnapshot:

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from redis import RedisError
 
 from gatehouse import crypto
 from gatehouse.access import devices, protected_apps
@@ -99,6 +100,11 @@ def start(attempt: Attempt, current: SSOSession | None = None) -> Outcome:
             checked = None if wait else credentials.check(user, attempt.password)
     except turns.Busy as busy:
         return Outcome(error="busy", message=BUSY, retry_after=busy.retry_after)
+    except RedisError:
+        # No password is checked without its throttle (fail closed); the attempt is logged,
+        # and the error answered 503 cache_unavailable (gatehouse.errors).
+        log.record(user=user, result=log.FAILURE, reason="cache_unavailable", **logged)
+        raise
     if wait is not None:
         reason, seconds = wait
         log.record(user=None, result=log.FAILURE, reason=reason, **logged)

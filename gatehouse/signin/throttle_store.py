@@ -22,7 +22,7 @@ PREFIX = "gatehouse:throttle:"
 
 class RedisStore:
     def __init__(self, url: str):
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, **settings.REDIS_OPTIONS)
 
     def read(self, key: str) -> dict | None:
         raw = self.client.get(PREFIX + key)

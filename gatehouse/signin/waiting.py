@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from functools import cache
 
+import redis
 from django.conf import settings
 from django.utils import timezone
 
@@ -145,7 +146,12 @@ def notify(flow_id: str) -> None:
     """Something happened to this flow: wake whoever waits for it, on every instance."""
     _hub.wake(flow_id)
     if settings.CACHE_URL:
-        _publisher().publish(CHANNEL, flow_id)
+        try:
+            _publisher().publish(CHANNEL, flow_id)
+        except redis.RedisError as exc:
+            # Degraded, not failed: pages waiting on other instances learn it when their
+            # long-poll times out and they ask again (docs/deployment.md).
+            logger.warning("Redis unreachable (%s): flow change not announced", exc)
         return
     from gatehouse.signin.models import FlowEvent
 
@@ -154,10 +160,8 @@ def notify(flow_id: str) -> None:
 
 
 @cache
-def _publisher():
-    import redis
-
-    return redis.Redis.from_url(settings.CACHE_URL)
+def _publisher() -> redis.Redis:
+    return redis.Redis.from_url(settings.CACHE_URL, **settings.REDIS_OPTIONS)
 
 
 def watch(flow_id: str) -> AbstractAsyncContextManager[asyncio.Event]:
