@@ -3,6 +3,7 @@ figure), and a command's wall time and peak memory as the operator would run it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import tempfile
@@ -44,3 +45,17 @@ def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time so far of a process on this machine (e.g. a PostgreSQL backend)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def count_options(doc: str, **counts: tuple[int, str]) -> argparse.Namespace:
+    """The command line of a benchmark whose options are counts of 1 or more: `name=(default,
+    help)` makes `--name` (underscores as dashes)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    for name, (default, text) in counts.items():
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=int, default=default, help=f"{text} ({default})")
+    args = parser.parse_args()
+    small = [name for name in counts if getattr(args, name) < 1]
+    if small:
+        parser.error(f"--{small[0].replace('_', '-')} must be 1 or more")
+    return args

@@ -11,7 +11,6 @@ URL, else SQLite.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import statistics
@@ -26,6 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import count_options
 from gatehouse.config import SCHEMA
 from tests.e2e import liveserver
 from tests.e2e.liveserver import PASSWORD
@@ -98,12 +98,9 @@ async def drive(base_url: str, usernames: list[str], requests: int, concurrency:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=200, help="sign-ins to time (200)")
-    parser.add_argument("--concurrency", type=int, default=8, help="sign-ins in flight (8)")
-    args = parser.parse_args()
-    if args.requests < 1 or args.concurrency < 1:
-        parser.error("--requests and --concurrency must be 1 or more")
+    args = count_options(
+        __doc__, requests=(200, "sign-ins to time"), concurrency=(8, "sign-ins in flight")
+    )
 
     parameters = argon2_parameters()
     users = [f"bench-{i}" for i in range(min(args.requests, max(32, args.concurrency * 4)))]

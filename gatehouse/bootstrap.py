@@ -56,6 +56,8 @@ def serve(host: str, port: int, workers: int) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
+    from gatehouse.supervision import worker_supervision
+
     # The workers are forked from this process: nothing it opened (a connection, a pool and
     # the threads that fill it) may be inherited by them half-alive.
     for connection in connections.all(initialized_only=True):
@@ -74,4 +76,5 @@ def serve(host: str, port: int, workers: int) -> None:
         log_access=False,
         backlog=CONNECTIONS_PER_WORKER,
         backpressure=CONNECTIONS_PER_WORKER,
+        **worker_supervision(),
     ).serve()

@@ -416,6 +416,18 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "argon2_time_cost": Key(_integer(1, 20), 3, "Argon2id passes."),
         "argon2_memory_cost": Key(_integer(8192, 4 * 1024 * 1024), 65536, "Argon2id memory, KiB."),
         "argon2_parallelism": Key(_integer(1, 16), 4, "Argon2id lanes."),
+        "concurrent_checks": Key(
+            _integer(0, 256),
+            0,
+            "Passwords each worker process checks at once (0: one per processor core). A "
+            "sign-in storm beyond that queues for a turn.",
+        ),
+        "queue_wait": Key(
+            _duration(0, 60),
+            "10s",
+            "How long a sign-in waits for its turn to check a password before it is answered "
+            "503 `busy` with Retry-After.",
+        ),
         "context_words": Key(
             _string_list,
             (),

@@ -10,8 +10,10 @@ from django.core.exceptions import BadRequest
 from django.db import DatabaseError, DataError, IntegrityError, ProgrammingError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from redis import RedisError
 
 from gatehouse.signin.returnto import safe_return_to
+from gatehouse.stores import StoreUnavailable
 
 START = {"url": "/", "text": "Go to the start page"}
 SIGN_IN = {"url": "/signin", "text": "Sign in"}
@@ -45,7 +47,11 @@ def _json(status: int, code: str, message: str) -> JsonResponse:
 
 # Endpoints that OAuth clients call, which answer errors as RFC 6749 §5.2 says.
 OAUTH_ENDPOINTS = ("/oauth/token/", "/oauth/introspect/", "/oauth/revoke_token/")
-OAUTH_CODES = {"bad_request": "invalid_request", "storage_unavailable": "temporarily_unavailable"}
+OAUTH_CODES = {
+    "bad_request": "invalid_request",
+    "storage_unavailable": "temporarily_unavailable",
+    "cache_unavailable": "temporarily_unavailable",
+}
 
 
 def _machine(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse | None:
@@ -102,29 +108,51 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     )
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
-    """Django's handler500. When the database is what failed, say so (503: nobody is let in
-    while storage is down, DESIGN §6) rather than a bare "Server Error". A query the database
-    refused (bad data, a broken constraint) is our error, not storage being down."""
-    error = sys.exc_info()[1]
-    unavailable = isinstance(error, DatabaseError) and not isinstance(
+UNAVAILABLE = {
+    "storage_unavailable": "Sign-in is unavailable: Gatehouse cannot reach its database. "
+    "Nobody can sign in until it is back; try again in a few minutes.",
+    # Throttling lives in Redis and never silently turns off: no password is checked without
+    # it (docs/deployment.md, "When something fails").
+    "cache_unavailable": "Sign-in is unavailable: Gatehouse cannot reach its cache (Redis), "
+    "which it needs to check passwords safely. Nobody can sign in until it is back; try again "
+    "in a few minutes.",
+}
+
+
+def unavailable(error: BaseException | None) -> str | None:
+    """The code of the storage `error` says is down (503), or None when it is not that. A
+    query the database refused (bad data, a broken constraint) is our error, not storage
+    being down."""
+    if isinstance(error, RedisError | StoreUnavailable):
+        return "cache_unavailable"
+    if isinstance(error, DatabaseError) and not isinstance(
         error, DataError | IntegrityError | ProgrammingError
+    ):
+        return "storage_unavailable"
+    return None
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's handler500. When storage (the database, Redis) is what failed, say so (503:
+    nobody is let in while it is down, DESIGN §6) rather than a bare "Server Error"."""
+    code = unavailable(sys.exc_info()[1])
+    if code is None:
+        message = (
+            "Something went wrong on our side. Try again; if it keeps happening, contact the "
+            "helpdesk."
+        )
+        return _machine(request, 500, "server_error", message) or page(
+            request,
+            500,
+            "Something went wrong",
+            message,
+            [{"url": request.path, "text": "Try again"}],
+        )
+    message = UNAVAILABLE[code]
+    response = _machine(request, 503, code, message) or page(
+        request, 503, "Sign-in unavailable", message, [{"url": request.path, "text": "Try again"}]
     )
-    status = 503 if unavailable else 500
-    message = (
-        "Sign-in is unavailable: Gatehouse cannot reach its database. Nobody can sign in until "
-        "it is back; try again in a few minutes."
-        if unavailable
-        else "Something went wrong on our side. Try again; if it keeps happening, contact the "
-        "helpdesk."
-    )
-    code = "storage_unavailable" if unavailable else "server_error"
-    title = "Sign-in unavailable" if unavailable else "Something went wrong"
-    response = _machine(request, status, code, message) or page(
-        request, status, title, message, [{"url": request.path, "text": "Try again"}]
-    )
-    if unavailable:
-        response["Retry-After"] = "30"
+    response["Retry-After"] = "30"
     return response
 
 

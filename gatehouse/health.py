@@ -1,8 +1,11 @@
 """Health endpoints for load balancers: /healthz (process up; answered in gatehouse.asgi) and
-/readyz (database reachable; each directory source reported)."""
+/readyz (database and Redis reachable; each directory source reported)."""
 
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from functools import cache
 
+import redis
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
@@ -14,9 +17,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """503 when the database is unreachable. Each directory source is reported, but one that
-    is down does not make the instance unready: local users can still sign in, and every
-    instance shares the same directory."""
+    """503 when the database or Redis (`cache.url`) is unreachable: no sign-in can succeed
+    without either. Each directory source is reported, but one that is down does not make the
+    instance unready: local users can still sign in, and every instance shares the same
+    directory."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -27,9 +31,20 @@ def readyz(request: HttpRequest) -> JsonResponse:
             status=503,
         )
     body: dict = {"status": "ok", "database": "ok"}
+    if settings.CACHE_URL:
+        try:
+            _cache().ping()
+            body["cache"] = "ok"
+        except redis.RedisError as exc:
+            body.update(status="unavailable", cache="unreachable", detail=type(exc).__name__)
     if sources.configured():
         body["directory"] = directory_states()
-    return JsonResponse(body)
+    return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
+
+
+@cache
+def _cache() -> redis.Redis:
+    return redis.Redis.from_url(settings.CACHE_URL, **settings.REDIS_OPTIONS)
 
 
 # A load balancer asks often and waits briefly: every source is probed at once, and one that

@@ -118,6 +118,9 @@ DATABASES = {"default": _database(CONFIG["database.url"])}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_URL = CONFIG["cache.url"]
+# Redis that does not answer within this long counts as down (503 cache_unavailable, DESIGN
+# §6) rather than holding every request that asks it.
+REDIS_OPTIONS = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}

@@ -5,13 +5,16 @@ and never against a local hash.
 
 No answer tells an unknown name from a known one: an unknown name gets the same verdict as a
 wrong password, after the same work (a bind to the first directory source when there is one,
-and an Argon2 hash, which every refused directory password also spends)."""
+and an Argon2 hash, which every refused directory password also spends).
+
+No pooled database connection is held while a password is hashed or a directory asked
+(gatehouse.directory.turns)."""
 
 from __future__ import annotations
 
 from django.db.models import Q
 
-from gatehouse.directory import sources
+from gatehouse.directory import sources, turns
 from gatehouse.directory.models import User
 from gatehouse.directory.sources import local
 from gatehouse.directory.sources.base import Checked, Verdict
@@ -30,6 +33,7 @@ def account(name: str) -> User | None:
 
 
 def check(user: User | None, password: str) -> Checked:
+    turns.release_connection()
     if user is None:
         return _unknown(password)
     if not user.from_directory:

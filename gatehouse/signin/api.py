@@ -130,6 +130,7 @@ def signin(request: HttpRequest, response: HttpResponse, body: SignInIn):
 HTTP_STATUS = {
     "invalid_credentials": 401,
     "directory_unavailable": 503,
+    "busy": 503,
     "invalid_code": 400,
     "unknown_method": 400,
     "factor_locked": 403,
@@ -152,6 +153,8 @@ def _answer(outcome: signin_flow.Outcome, response: HttpResponse) -> Status:
             "error": outcome.error,
             "message": signin_flow.explain(outcome),
         }
+        if outcome.retry_after is not None:
+            response["Retry-After"] = str(outcome.retry_after)
         if outcome.attempts_left is not None:
             body["attempts_left"] = outcome.attempts_left
         return Status(HTTP_STATUS.get(outcome.error, 409), body)

@@ -19,13 +19,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from gatehouse import clock, crypto
+from gatehouse import clock, crypto, stores
 from gatehouse.access import devices, protected_apps
 from gatehouse.access.decisions import Assessment, assess
 from gatehouse.access.engine import Decision, RequirementGroup
 from gatehouse.access.locator import Whereabouts, locate
 from gatehouse.authenticator import challenges, fraud
-from gatehouse.directory import credentials
+from gatehouse.directory import credentials, turns
 from gatehouse.directory.importer import normalise_username
 from gatehouse.directory.sources.base import Verdict
 from gatehouse.enrollment import campaign, notices, security_info
@@ -151,13 +151,23 @@ def start(
     logged = _logged(username, arrival, seen)
     now = clock.time()
     fingerprint = crypto.keyed_digest(username, password, purpose="wrong-password")
-    # The guess takes its slot before the password is checked (gatehouse.signin.throttle).
-    wait = throttle().claim(username, seen.where.trusted, client.ip, fingerprint[:16], now)
-    if wait is not None:
-        reason, seconds = wait
+    try:
+        # A turn to check a password first (a storm queues here, bounded), then the guess
+        # takes its slot before the password is checked (gatehouse.signin.throttle).
+        with turns.turn():
+            wait = throttle().claim(username, seen.where.trusted, client.ip, fingerprint[:16], now)
+            checked = None if wait else credentials.check(user, password)
+    except turns.Busy as busy:
+        return Refused("busy", message=BUSY, retry_after=busy.retry_after)
+    except stores.StoreUnavailable:
+        # No password is checked without its throttle (fail closed); the attempt is logged,
+        # and the error answered 503 cache_unavailable (gatehouse.errors).
+        log.record(user=user, result=log.FAILURE, reason="cache_unavailable", **logged)
+        raise
+    if checked is None:
+        reason, seconds = wait or ("throttled", 0)
         log.record(user=None, result=log.FAILURE, reason=reason, **logged)
         return Refused("throttled", retry_after=seconds)
-    checked = credentials.check(user, password)
     if checked.verdict == Verdict.UNAVAILABLE:
         # Fail closed, and say why; an unknown name is told the same (credentials.check). The
         # guess keeps its slot: it could not be told from a right one.
@@ -184,6 +194,10 @@ def start(
     return _handle(run, Event.DECIDE, Asked())
 
 
+BUSY = (
+    "Too many people are signing in at this moment: nothing was checked. Try again in a few "
+    "seconds."
+)
 DIRECTORY_UNAVAILABLE = (
     "Signing in with your organisation password is not possible right now: Gatehouse cannot "
     "reach the directory. Try again in a few minutes."

@@ -30,6 +30,8 @@ REASONS = {
     "account_disabled": "The password was right but the account is disabled.",
     "directory_unavailable": "The user's directory could not be reached; nobody was let in.",
     "directory_locked": "The directory has locked the account (told as a wrong password).",
+    "cache_unavailable": "Redis, where throttling is counted, could not be reached; no "
+    "password was checked and nobody was let in.",
     "password_expired": "The password was right but has expired in the directory.",
     "password_must_change": "The password was right but the directory wants it changed first.",
     "account_expired": "The password was right but the account has expired in the directory.",
@@ -66,6 +68,7 @@ FOR_PEOPLE = {
     "account_disabled": "Refused: the account is disabled",
     "directory_unavailable": "Refused: the organisation's directory could not be reached",
     "directory_locked": "Refused: the account is locked in the directory",
+    "cache_unavailable": "Refused: sign-in was unavailable for a moment",
     "password_expired": "Refused: the password has expired",
     "password_must_change": "Refused: the password must be changed first",
     "account_expired": "Refused: the account has expired",

@@ -53,12 +53,15 @@ def signin_page(request: HttpRequest) -> HttpResponse:
     if isinstance(outcome, signin_flow.Refused):
         context["error"] = signin_flow.explain(outcome)
         status = SIGN_IN_REFUSED.get(outcome.error, 401)
-        return render(request, "signin/signin.html", context, status=status)
+        response = render(request, "signin/signin.html", context, status=status)
+        if outcome.retry_after is not None and status == 503:
+            response["Retry-After"] = str(outcome.retry_after)
+        return response
     return _next_page(request, outcome)
 
 
 # The page's status for a refused password step (any other refusal: 401).
-SIGN_IN_REFUSED = {"throttled": 429, "directory_unavailable": 503}
+SIGN_IN_REFUSED = {"throttled": 429, "directory_unavailable": 503, "busy": 503}
 
 
 def _signed_in(request: HttpRequest, app: str, return_to: str) -> HttpResponse | None:

@@ -101,7 +101,12 @@ _hub = _Hub()
 def notify(flow_id: str) -> None:
     """Something happened to this flow: wake whoever waits for it, on every instance."""
     _hub.wake(flow_id)
-    stores.shared().publish(CHANNEL, flow_id)
+    try:
+        stores.shared().publish(CHANNEL, flow_id)
+    except stores.StoreUnavailable as exc:
+        # Degraded, not failed: pages waiting on other instances learn it when their
+        # long-poll times out and they ask again (docs/deployment.md).
+        logger.warning("Redis unreachable (%s): flow change not announced", exc)
 
 
 def watch(flow_id: str) -> AbstractAsyncContextManager[asyncio.Event]:

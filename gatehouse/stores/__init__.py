@@ -80,7 +80,7 @@ def shared() -> Store:
     if settings.CACHE_URL:
         from gatehouse.stores.redis import RedisStore
 
-        return RedisStore(settings.CACHE_URL)
+        return RedisStore(settings.CACHE_URL, **settings.REDIS_OPTIONS)
     from gatehouse.stores.database import DatabaseStore
 
     return DatabaseStore()

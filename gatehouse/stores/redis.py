@@ -76,9 +76,11 @@ class RedisCounters:
 
 
 class RedisStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, **options: float) -> None:
         self.url = url
-        self.client = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url))
+        # `options`: connect and read timeouts, so that a Redis gone away fails a request in
+        # seconds (settings.REDIS_OPTIONS); the listener's connection waits without one.
+        self.client = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, **options))
 
     def records(self, space: str) -> RedisRecords:
         return RedisRecords(self.client, space)

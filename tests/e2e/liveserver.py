@@ -235,6 +235,19 @@ class LiveServer:
             self.process = None
 
 
+def serve_command(workers: int) -> Callable[[LiveServer], list[str]]:
+    """For `running(command=...)`: `gatehouse serve --workers N`, started once `gatehouse
+    migrate` has run (a fresh database's migrations can take longer than the start-up wait on
+    a busy machine)."""
+
+    def command(server: LiveServer) -> list[str]:
+        config = ["--config", str(server.config_path)]
+        port = ["--port", str(server.port)]
+        return [GATEHOUSE, *config, "serve", *port, "--workers", str(workers)]
+
+    return command
+
+
 def ok(result: subprocess.CompletedProcess[str]) -> str:
     """The output of a command that must have succeeded; its error output if it did not."""
     if result.returncode:
