@@ -80,7 +80,7 @@ test-postgres: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check gatehouse tests bench
 	$(VENV)/bin/ruff format --check gatehouse tests bench
-	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py gatehouse/authenticator/protocol.py gatehouse/authenticator/client.py gatehouse/signin/longpoll.py gatehouse/hotpath.py gatehouse/bulk.py gatehouse/directory/credentials.py gatehouse/directory/sync.py gatehouse/directory/sources
+	$(VENV)/bin/mypy gatehouse/access/engine.py gatehouse/access/ranges.py gatehouse/access/policyfile.py gatehouse/signin/client.py gatehouse/signin/throttle.py gatehouse/config.py gatehouse/authenticator/protocol.py gatehouse/authenticator/client.py gatehouse/signin/longpoll.py gatehouse/hotpath.py gatehouse/metrics.py gatehouse/metrics_folder.py gatehouse/bulk.py gatehouse/directory/credentials.py gatehouse/directory/sync.py gatehouse/directory/sources
 
 clean:
 	rm -rf $(VENV) build *.egg-info $(AXE_DIR)/node_modules test-artifacts

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from gatehouse import config as gatehouse_config
+from gatehouse import metrics_folder
 
 EXIT_BAD_INPUT = 2
 
@@ -96,6 +97,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    metrics_folder.prepare(gatehouse_config.load()["metrics.enabled"])  # before the workers
     _setup(signing_key=True)
     _migrate()
     serve(args.host, args.port, args.workers)

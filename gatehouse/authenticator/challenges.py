@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from gatehouse import crypto
+from gatehouse import crypto, metrics
 from gatehouse.access.locator import locate
 from gatehouse.authenticator import fraud, protocol, webpush
 from gatehouse.authenticator.models import (
@@ -47,11 +47,13 @@ FLOW_WAITING = "mfa_required"
 
 class Refused(Exception):
     """No challenge now. `reason`: no_device, fraud_reported, too_many_pending,
-    too_many_pushes; `message` for people."""
+    too_many_pushes; `message` for people. Counted in the metrics as it is made (only
+    `create` makes one, to raise it)."""
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason, self.message = reason, message
+        metrics.push_refused(reason)
 
 
 class AnswerRefused(Exception):
@@ -148,6 +150,7 @@ def create(*, flow_id: str, user, context: Mapping) -> Challenge:
             created_at=now,
             expires_at=now + LIFETIME,
         )
+    metrics.push_sent()
     if notified:
         _push(row, devices)
     return _value(row)
@@ -234,6 +237,7 @@ def answer(
         raise AnswerRefused("already_answered", "This request has been answered already.", 409)
     if row.expires_at <= timezone.now():
         _expire(row)
+        metrics.push_answer("expired")
         raise AnswerRefused("expired", "This request has expired.", 410)
     if not SignInFlow.objects.filter(
         id=row.flow_id, status=FLOW_WAITING, expires_at__gt=timezone.now()
@@ -258,6 +262,7 @@ def answer(
         throttle().factor_failure(user.username, time.time())
     if decision == protocol.REPORT:
         fraud.report(row, device)
+    metrics.push_answer("fraud" if decision == protocol.REPORT else outcome)
     notify(row.flow_id)
     return outcome
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Protocol
 
+from gatehouse import metrics
+
 RECENT_PASSWORDS = 10
 # Counters are forgotten after this long without a failure, and the lock level after a day.
 FAILURE_MEMORY = 3600
@@ -216,6 +218,7 @@ class Throttle:
             change,
             (self.limits.source_window, LEVEL_MEMORY),
         )
+        metrics.throttled(refused)
         return refused
 
     def success(self, username: str, trusted: bool, ip: str | None, claimed_at: float) -> None:
@@ -243,6 +246,7 @@ class Throttle:
             return [None if wait else asdict(state)]
 
         self.store.update((factor_key(username),), change, (FACTOR_MEMORY,))
+        metrics.throttled(wait)
         return wait, max(0, FACTOR_LIMIT - failures)
 
     def factor_failure(self, username: str, now: float) -> None:
