@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
@@ -140,7 +140,7 @@ def signin_refused(reason: str) -> None:
     SIGNINS_REFUSED.labels(_bounded(reason, SIGNIN_REFUSALS)).inc()
 
 
-def second_factor_step(steps: list[dict]) -> None:
+def second_factor_step(steps: Sequence[dict]) -> None:
     """The newest step of a sign-in, when it is a second factor's attempt."""
     step = steps[-1] if steps else {}
     if step.get("method") in SECOND_FACTORS:

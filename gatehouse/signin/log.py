@@ -156,7 +156,7 @@ def progress(
 ) -> None:
     """A later step of the same sign-in (second factor, nudge): its one event is updated."""
     assert reason in REASONS, reason
-    metrics.second_factor_step(list(methods))
+    metrics.second_factor_step(methods)
     _update(
         event_id,
         time=timezone.now(),
