@@ -6,9 +6,9 @@ active users have registered a second factor (one set-based query, remembered a 
 from __future__ import annotations
 
 import hmac
-import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -81,16 +81,17 @@ def _database_up() -> bool:
     return True
 
 
-_redis = threading.local()
+_redis_clients: dict[str, Any] = {}  # by URL; a client's pool serves every thread
 
 
 def _redis_up() -> bool:
     import redis
 
-    client = getattr(_redis, "client", None)
+    url = settings.CACHE_URL
+    client = _redis_clients.get(url)
     if client is None:
-        client = _redis.client = redis.Redis.from_url(
-            settings.CACHE_URL, socket_timeout=PING_TIMEOUT, socket_connect_timeout=PING_TIMEOUT
+        client = _redis_clients[url] = redis.Redis.from_url(
+            url, socket_timeout=PING_TIMEOUT, socket_connect_timeout=PING_TIMEOUT
         )
     try:
         return bool(client.ping())

@@ -99,3 +99,18 @@ def test_a_locked_account_is_counted(api, alice, trust_sites, django_capture_on_
             "gatehouse_signins_total", requirement="single_factor", client_type="browser", **locked
         ),
     ) == (before[0] + 1, before[1] + 1)
+
+
+def test_redis_health_is_measured_at_the_scrape(client, enabled, settings):
+    from tests.e2e.liveserver import free_port
+    from tests.redis_db import redis_or_skip
+
+    assert "gatehouse_redis_up" not in scrape(client).content.decode()  # no Redis configured
+    for url, up in (
+        ("redis://127.0.0.1:6379/13", "1.0"),
+        (f"redis://127.0.0.1:{free_port()}/0", "0.0"),
+    ):
+        if up == "1.0":
+            redis_or_skip(url)
+        settings.CACHE_URL = url
+        assert f"gatehouse_redis_up {up}" in scrape(client).content.decode()
