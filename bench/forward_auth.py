@@ -4,7 +4,7 @@ through, and for nobody signed in, beside the same server's bare `GET /healthz` 
 Run from the repository root (needs Debian's `wrk`):
 
     .venv/bin/python bench/forward_auth.py [--duration 10] [--connections 64] [--workers 1]
-                                           [--rounds 3] [--no-pin]
+                                           [--rounds 3] [--no-pin] [--metrics]
 
 The organisation is the mission's: the default policies switched on, a trusted location and a
 managed device, so the allowed request (from the trust site, on the managed device, as a
@@ -174,6 +174,9 @@ def main() -> int:
     parser.add_argument(
         "--rounds", type=int, default=3, help="runs of every scenario, judged on the median (3)"
     )
+    parser.add_argument(
+        "--metrics", action="store_true", help="with metrics.enabled (docs/metrics.md)"
+    )
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be 1 or more")
@@ -186,11 +189,12 @@ def main() -> int:
         command.append("serve")
         return [*command, "--port", str(server.port), "--workers", str(args.workers)]
 
+    chosen = {"metrics": {"enabled": True, "token": "b" * 32}} if args.metrics else None
     results: dict[str, list[Figures]] = {}
     load_average = os.getloadavg()[0]  # other work on the machine skews every figure
     with (
         tempfile.TemporaryDirectory(prefix="gatehouse-bench-") as scratch,
-        liveserver.running(Path(scratch), cheap_passwords=False, command=serve) as server,
+        liveserver.running(Path(scratch), chosen, cheap_passwords=False, command=serve) as server,
     ):
         database = "PostgreSQL" if server.database.postgres_name else "SQLite"
         script = Path(scratch) / "report.lua"
@@ -206,7 +210,8 @@ def main() -> int:
 
     print(
         f"Forward auth: gatehouse serve ({args.workers} worker(s)), {database}, default policies "
-        f"on; wrk {args.connections} connections x {args.duration}s; "
+        f"on{', metrics on' if args.metrics else ''}; wrk {args.connections} connections x "
+        f"{args.duration}s; "
         f"{os.cpu_count()} cores ({args.placement.describe()}), load average "
         f"{load_average:.1f} at the start"
     )

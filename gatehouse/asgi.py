@@ -10,6 +10,7 @@ Django."""
 import gc
 import logging
 import os
+from time import perf_counter
 
 from django.conf import settings
 from django.core.asgi import get_asgi_application
@@ -17,7 +18,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gatehouse.settings")
 django_application = get_asgi_application()
 
-from gatehouse import hotpath  # noqa: E402  (Django is set up by now)
+from gatehouse import hotpath, metrics  # noqa: E402  (Django is set up by now)
 from gatehouse.providers import forward_auth  # noqa: E402
 from gatehouse.request_log import RequestLog  # noqa: E402
 from gatehouse.signin import client, longpoll, waiting  # noqa: E402
@@ -70,7 +71,9 @@ async def _fast(scope, receive, send) -> None:
     if scope["path"] == HEALTHZ:
         result = HEALTHY
     else:
+        started = perf_counter()
         result = await _forward_auth(scope)
+        metrics.authz(scope["path"], result.status, perf_counter() - started)
     start, body = result.asgi_messages
     await send(start)
     await send(body)

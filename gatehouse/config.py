@@ -571,6 +571,22 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "and the proxy's access log has them (with the same X-Request-ID).",
         ),
     },
+    "metrics": {
+        "enabled": Key(
+            _boolean,
+            False,
+            "Serve Prometheus metrics at /metrics on the server's own port (docs/metrics.md), "
+            "to a scraper that sends `Authorization: Bearer <metrics.token>`. Off by default, "
+            "as in Authelia and Keycloak.",
+        ),
+        "token": Key(
+            _text,
+            "",
+            "The bearer token a scraper must send for /metrics; required (at least 32 "
+            "characters) when metrics are enabled. Prefer the environment variable to keeping "
+            "it in this file.",
+        ),
+    },
     "signin_log": {
         "retention_days": Key(
             _integer(1, 3650),
@@ -1109,12 +1125,21 @@ def load(
             "email.use_tls and email.use_ssl: choose one (STARTTLS, usually port 587, "
             "or TLS, usually 465)"
         )
+    if config["metrics.enabled"] and len(config["metrics.token"]) < METRICS_TOKEN_MIN:
+        raise ConfigError(
+            f"metrics.token: at least {METRICS_TOKEN_MIN} characters are needed when "
+            "metrics.enabled is on (the metrics are never served unprotected); e.g. "
+            "`openssl rand -hex 32`"
+        )
     if config["session.idle_timeout"] > config["session.lifetime"]:
         raise ConfigError(
             "session.idle_timeout: must not be longer than session.lifetime "
             f"({config['session.lifetime']}s)"
         )
     return config
+
+
+METRICS_TOKEN_MIN = 32
 
 
 def check(config: Config) -> None:

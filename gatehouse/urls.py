@@ -2,7 +2,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic.base import RedirectView
 
-from gatehouse import branding, health
+from gatehouse import branding, health, metrics_endpoint
 from gatehouse.api import api
 from gatehouse.authenticator import views as authenticator_views
 from gatehouse.authenticator import webapp as authenticator_app
@@ -37,6 +37,7 @@ urlpatterns = [
     path("help/<slug:topic>", help_pages.page),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("metrics", metrics_endpoint.view),
     path("api/authz/forward-auth", forward_auth.django_view),
     path("api/authz/auth-request", forward_auth.django_view),
     path("api/v1/", api.urls),

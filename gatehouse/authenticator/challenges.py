@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from gatehouse import clock, crypto
+from gatehouse import clock, crypto, metrics
 from gatehouse.access.locator import locate
 from gatehouse.authenticator import fraud, protocol, signals, webpush
 from gatehouse.authenticator.models import (
@@ -40,11 +40,13 @@ UNKNOWN_LOCATION = "unknown location"
 
 class Refused(Exception):
     """No challenge now. `reason`: no_device, fraud_reported, too_many_pending,
-    too_many_pushes; `message` for people."""
+    too_many_pushes; `message` for people. Counted in the metrics as it is made (only
+    `create` makes one, to raise it)."""
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason, self.message = reason, message
+        metrics.push_refused(reason)
 
 
 class AnswerRefused(Exception):
@@ -141,6 +143,7 @@ def create(*, flow_id: str, user, context: Mapping) -> Challenge:
             created_at=now,
             expires_at=now + LIFETIME,
         )
+    metrics.push_sent()
     if notified:
         _push(row, devices)
     return _value(row)
@@ -227,6 +230,7 @@ def answer(
         raise AnswerRefused("already_answered", "This request has been answered already.", 409)
     if row.expires_at <= clock.now():
         _expire(row)
+        metrics.push_answer("expired")
         raise AnswerRefused("expired", "This request has expired.", 410)
     if not sign_ins().waiting_for_push(row.flow_id):
         _expire(row)
@@ -247,6 +251,7 @@ def answer(
     row.refresh_from_db()
     if decision == protocol.REPORT:
         fraud.report(row, device)
+    metrics.push_answer("fraud" if decision == protocol.REPORT else outcome)
     signals.push_answered.send(__name__, flow_id=row.flow_id, user=user, outcome=outcome)
     return outcome
 

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from gatehouse import bootstrap
+from gatehouse import bootstrap, metrics_folder
 from gatehouse import config as gatehouse_config
 from gatehouse.cli.base import Add, CommandError, port, positive
 
@@ -66,6 +66,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    metrics_folder.prepare(gatehouse_config.load()["metrics.enabled"])  # before the workers
     bootstrap.start(signing_key=True)
     bootstrap.migrate()
     bootstrap.serve(args.host, args.port, args.workers)

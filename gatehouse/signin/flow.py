@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from gatehouse import clock, crypto, stores
+from gatehouse import clock, crypto, metrics, stores
 from gatehouse.access import devices, protected_apps
 from gatehouse.access.decisions import Assessment, assess
 from gatehouse.access.engine import Decision, RequirementGroup
@@ -158,8 +158,10 @@ def start(
             wait = throttle().claim(username, seen.where.trusted, client.ip, fingerprint[:16], now)
             checked = None if wait else credentials.check(user, password)
     except turns.Busy as busy:
+        metrics.signin_refused("busy")
         return Refused("busy", message=BUSY, retry_after=busy.retry_after)
     except stores.StoreUnavailable:
+        metrics.signin_refused("cache_unavailable")
         # No password is checked without its throttle (fail closed); the attempt is logged,
         # and the error answered 503 cache_unavailable (gatehouse.errors).
         log.record(user=user, result=log.FAILURE, reason="cache_unavailable", **logged)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.utils import timezone
 
-from gatehouse import logs
+from gatehouse import logs, metrics
 from gatehouse.access.devices import DeviceClass
 from gatehouse.access.locator import Whereabouts
 from gatehouse.signin import export, known_places, syslog
@@ -159,6 +159,7 @@ def progress(
 ) -> None:
     """A later step of the same sign-in (second factor, nudge): its one event is updated."""
     assert reason in REASONS, reason
+    metrics.second_factor_step(methods)
     _update(
         event_id,
         time=timezone.now(),
@@ -195,4 +196,5 @@ def _written(event: SignInEvent) -> None:
 
 def _announce(event: SignInEvent) -> None:
     logger.info("signin", **export.summary(event))
+    metrics.signin(event.result, event.reason, event.requirement, event.client_type)
     syslog.stream(event)

@@ -13,6 +13,7 @@ import ipaddress
 import math
 from dataclasses import asdict, dataclass, replace
 
+from gatehouse import metrics
 from gatehouse.stores import Records
 
 RECENT_PASSWORDS = 10
@@ -199,6 +200,7 @@ class Throttle:
             change,
             (self.limits.source_window, LEVEL_MEMORY),
         )
+        metrics.throttled(refused)
         return refused
 
     def success(self, username: str, trusted: bool, ip: str | None, claimed_at: float) -> None:
@@ -226,6 +228,7 @@ class Throttle:
             return [None if wait else asdict(state)]
 
         self.store.update((factor_key(username),), change, (FACTOR_MEMORY,))
+        metrics.throttled(wait)
         return wait, max(0, FACTOR_LIMIT - failures)
 
     def factor_failure(self, username: str, now: float) -> None:

@@ -26,6 +26,7 @@ from gatehouse.signin.models import SignInEvent, SignInFlow, SSOSession
 from gatehouse.signin.throttle import factor_key
 from gatehouse.signin.throttle_store import throttle
 from tests.conftest import HOME, OFFICE, ApiClient
+from tests.counting import count
 from tests.phones import DjangoTransport, new_link, pair_phone
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +70,10 @@ def mfa_sign_in(ip: str = HOME) -> tuple[ApiClient, dict]:
     body = browser.signin("alice", "correct horse").json()
     assert body["status"] == "mfa_required", body
     return browser, body
+
+
+def answers(answer: str) -> float:
+    return count("gatehouse_push_answers_total", answer=answer)
 
 
 def answer_path(challenge_id: str) -> str:
@@ -226,10 +231,15 @@ def test_the_phone_sees_what_is_signing_in_but_not_the_number(phone, alice, mfa_
 def test_approving_with_the_number_shown_lets_the_sign_in_through(
     phone, alice, mfa_everywhere, woken, pushed
 ):
+    sent, approved = count("gatehouse_push_challenges_total"), answers("approved")
     browser, body = mfa_sign_in()
     challenge = challenge_for(body["flow"], alice)
     assert phone.approve(challenge.id, challenge.number) == "approved"
     assert challenges.state(challenge.id) == "approved"
+    assert (count("gatehouse_push_challenges_total"), answers("approved")) == (
+        sent + 1,
+        approved + 1,
+    )
     assert woken == [body["flow"]]
     verified = browser.post(
         f"/api/v1/signin/{body['flow']}/verify", {"method": "push", "code": challenge.id}
@@ -330,9 +340,11 @@ def test_an_expired_challenge_cannot_be_answered(phone, alice, mfa_everywhere):
     PushChallenge.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert challenges.state(challenge.id) == "expired"
     assert phone.pending() == []
+    expired = answers("expired")
     with pytest.raises(ClientError) as refused:
         phone.approve(challenge.id, challenge.number)
     assert refused.value.code == "expired" and refused.value.status == 410
+    assert answers("expired") == expired + 1
 
 
 def test_a_challenge_expires_when_its_minute_has_passed_on_the_clock(phone, alice, mfa_everywhere):
@@ -480,7 +492,9 @@ def test_reporting_a_push_blocks_audits_and_tells_the_administrators(
 ):
     _, body = mfa_sign_in()
     challenge = challenge_for(body["flow"], alice)
+    fraud_before, denied_before = answers("fraud"), answers("denied")
     assert phone.deny(challenge.id, report=True) == "denied"
+    assert (answers("fraud"), answers("denied")) == (fraud_before + 1, denied_before)
     assert woken == [body["flow"]]
     until = fraud.blocked_until(alice)
     expected = timezone.now() + timedelta(seconds=settings.CONFIG["authenticator.fraud_block"])
@@ -493,9 +507,12 @@ def test_reporting_a_push_blocks_audits_and_tells_the_administrators(
     [message] = [m for m in mailbox.wait_for(1) if "root@example.org" in m["To"]]
     assert "alice" in message["Subject"] and HOME in message.get_content()
     assert "gatehouse users unblock alice" in message.get_content()
+    refusals = count("gatehouse_push_challenges_refused_total", reason="fraud_reported")
     with pytest.raises(challenges.Refused) as refused:
         challenge_for("flow-2", alice)
     assert refused.value.reason == "fraud_reported"
+    after = count("gatehouse_push_challenges_refused_total", reason="fraud_reported")
+    assert after == refusals + 1
 
 
 def test_the_helpdesk_lifts_a_fraud_block(phone, alice, admin, api):
