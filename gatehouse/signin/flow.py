@@ -5,7 +5,7 @@ Statuses (DESIGN §4, `Status`): `authenticated`, `mfa_required`, `registration_
 `registration_required`, `blocked`. What may happen in each is the table `TRANSITIONS` (status and
 event → handler); anything else is refused as `wrong_state`. A flow's state is a frozen
 `FlowState`, kept as JSON; each step answers with a typed `Outcome`. A flow lives ten minutes
-under an unguessable id (`expiry`: the one place that reads the time for it)."""
+under an unguessable id (`flow_time`: the one place that reads the time for it)."""
 
 from __future__ import annotations
 
@@ -70,9 +70,14 @@ NEEDS = {
 }
 
 
-def expiry(now: datetime | None = None) -> datetime:
-    """Until when a flow started now lives (and, with `now`, the time flows are read at)."""
-    return (now or clock.now()) + FLOW_LIFETIME
+def flow_time() -> datetime:
+    """The time every flow's expiry is set and read by (gatehouse.clock, which tests set)."""
+    return clock.now()
+
+
+def expiry(now: datetime) -> datetime:
+    """Until when a flow started at `now` lives."""
+    return now + FLOW_LIFETIME
 
 
 @dataclass(frozen=True)
@@ -451,7 +456,7 @@ def _cancel(run: Run, asked: Asked) -> Outcome:
     challenges.withdraw(flow.id)
     run.update(push=None)
     run.step("cancel", "success")
-    flow.expires_at = clock.now()
+    flow.expires_at = flow_time()
     with transaction.atomic():
         run.save("expires_at")
         _log(run, log.INTERRUPTED, "cancelled")
@@ -671,7 +676,7 @@ def _new_flow(
         provisional=True,
         **logged,
     )
-    now = clock.now()
+    now = flow_time()
     flow = SignInFlow(
         id=flow_id,
         user=user,
@@ -732,7 +737,7 @@ def get(flow_id: str) -> SignInFlow | None:
         return None
     return (
         SignInFlow.objects.select_related("user")
-        .filter(id=flow_id, expires_at__gt=clock.now())
+        .filter(id=flow_id, expires_at__gt=flow_time())
         .first()
     )
 
