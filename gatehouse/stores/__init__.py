@@ -15,6 +15,9 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Protocol
 
+# What a listener calls with each message, and asks whether anyone still listens.
+Heard = Callable[[str], None]
+Wanted = Callable[[], bool]
 # Given the current records (None where there is none), the records to write (None: leave it).
 Change = Callable[[list[dict | None]], list[dict | None]]
 
@@ -60,11 +63,7 @@ class Store(Protocol):
         ...
 
     async def listen(
-        self,
-        channel: str,
-        heard: Callable[[str], None],
-        listening: asyncio.Event,
-        wanted: Callable[[], bool],
+        self, channel: str, heard: Heard, listening: asyncio.Event, wanted: Wanted
     ) -> None:
         """Call `heard(message)` for each message published on `channel` from the moment
         `listening` is set; return when `wanted()` says no one listens any more (a back end

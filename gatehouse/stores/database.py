@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import F
 
 from gatehouse import clock, hotpath
-from gatehouse.stores import Change, dumps
+from gatehouse.stores import Change, Heard, Wanted, dumps
 from gatehouse.stores.models import Counter, Message, Record
 
 POLL_INTERVAL = 0.2
@@ -100,11 +100,7 @@ class DatabaseStore:
         Message.objects.filter(at__lt=now - KEEP).delete()
 
     async def listen(
-        self,
-        channel: str,
-        heard: Callable[[str], None],
-        listening: asyncio.Event,
-        wanted: Callable[[], bool],
+        self, channel: str, heard: Heard, listening: asyncio.Event, wanted: Wanted
     ) -> None:
         if channel not in self.last_seen:
             self.last_seen[channel] = await hotpath.on_thread(_latest)

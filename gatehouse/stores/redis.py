@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import cast
 
 import redis
 import redis.asyncio
 
-from gatehouse.stores import Change, StoreUnavailable, dumps
+from gatehouse.stores import Change, Heard, StoreUnavailable, Wanted, dumps
 
 PREFIX = "gatehouse:"
 
@@ -93,11 +93,7 @@ class RedisStore:
             self.client.publish(PREFIX + channel, message)
 
     async def listen(
-        self,
-        channel: str,
-        heard: Callable[[str], None],
-        listening: asyncio.Event,
-        wanted: Callable[[], bool],
+        self, channel: str, heard: Heard, listening: asyncio.Event, wanted: Wanted
     ) -> None:
         # A subscription costs nothing while idle: it stays, whether or not anyone waits.
         client = redis.asyncio.Redis.from_url(self.url)
