@@ -133,18 +133,23 @@ class LiveServer:
     def config_path(self) -> Path:
         return self.folder / "gatehouse.toml"
 
-    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """`gatehouse --config <this config> ARGS...`; the caller checks the exit status."""
+    def cli(
+        self, *args: str, timeout: float = 120, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`gatehouse --config <this config> ARGS...` (with `env` added to the environment);
+        the caller checks the exit status."""
         return subprocess.run(
             [GATEHOUSE, "--config", str(self.config_path), *args],
-            env=child_env(),
+            env=child_env(**(env or {})),
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
 
-    def import_users(self, rows: Iterable[Sequence[str]]) -> subprocess.CompletedProcess[str]:
+    def import_users(
+        self, rows: Iterable[Sequence[str]], env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """`gatehouse users import` of a CSV (username,email,display_name,department,groups,
         password) written from `rows`."""
         buffer = io.StringIO()
@@ -153,7 +158,7 @@ class LiveServer:
         writer.writerows(rows)
         path = self.folder / f"users-{secrets.token_hex(4)}.csv"
         path.write_text(buffer.getvalue(), encoding="utf-8")
-        return self.cli("users", "import", str(path))
+        return self.cli("users", "import", str(path), env=env)
 
     def add_people(self, people: Mapping[str, str], password: str = PASSWORD) -> None:
         """Import `{username: display name}`, everyone with `password`, in group Staff."""
