@@ -5,7 +5,6 @@ layer below the authenticator and do not import it."""
 
 from __future__ import annotations
 
-from gatehouse.authenticator import challenges
 from gatehouse.methods.base import Enrolment, EnrolmentError, Factor, Verified
 from gatehouse.methods.models import AuthMethod
 
@@ -27,5 +26,7 @@ class PushFactor(Factor):
 
     def verify(self, user, code: str) -> Verified | None:
         """`code` is the id of a challenge this user's phone approved; it counts once."""
+        from gatehouse.authenticator import challenges  # not when Django starts: it is heavy
+
         method = challenges.consume(user, code)
         return None if method is None else self.verified(method)

@@ -10,6 +10,14 @@ from typing import Any
 from gatehouse.methods.models import AuthMethod
 
 
+class Refused(Exception):
+    """A change of security info is not allowed now: `code` for the API, `message` for people."""
+
+    def __init__(self, code: str, message: str, status: int = 403):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
 class EnrolmentError(ValueError):
     """The user cannot add this method now; the message says why."""
 
