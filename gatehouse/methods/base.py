@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gatehouse.methods.models import AuthMethod
+
+if TYPE_CHECKING:
+    from gatehouse.directory.models import User
 
 
 class Refused(Exception):
@@ -53,20 +56,20 @@ class Factor(ABC):
     preference: int = 0
 
     @abstractmethod
-    def begin_enrolment(self, user, name: str) -> Enrolment: ...
+    def begin_enrolment(self, user: User, name: str) -> Enrolment: ...
 
     @abstractmethod
     def confirm_enrolment(self, method: AuthMethod, code: str) -> bool: ...
 
-    def begin_challenge(self, user) -> dict[str, Any]:
+    def begin_challenge(self, user: User) -> dict[str, Any]:
         """What the sign-in page needs to ask for this factor; most need nothing."""
         return {}
 
     @abstractmethod
-    def verify(self, user, code: str) -> Verified | None:
+    def verify(self, user: User, code: str) -> Verified | None:
         """The factor proven by `code` for this user, or None."""
 
-    def was_used(self, user, code: str) -> bool:
+    def was_used(self, user: User, code: str) -> bool:
         """Whether a refused `code` is a right one used already (a person is told so, rather
         than that it is wrong); most factors cannot tell."""
         return False

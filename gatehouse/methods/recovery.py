@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db import transaction
 from django.utils import timezone
 
 from gatehouse import crypto
 from gatehouse.methods.base import Enrolment, Factor, Verified
 from gatehouse.methods.models import AuthMethod, RecoveryCode
+
+if TYPE_CHECKING:
+    from gatehouse.directory.models import User
 
 COUNT = 10
 
@@ -22,7 +27,7 @@ class RecoveryCodesFactor(Factor):
     label = "Recovery codes"
     amr = ("otp", "mfa")
 
-    def begin_enrolment(self, user, name: str = "") -> Enrolment:
+    def begin_enrolment(self, user: User, name: str = "") -> Enrolment:
         """A new set; the old set, if any, stops working at once."""
         codes = [crypto.random_code() for _ in range(COUNT)]
         with transaction.atomic():
@@ -38,7 +43,7 @@ class RecoveryCodesFactor(Factor):
     def confirm_enrolment(self, method: AuthMethod, code: str) -> bool:
         return True
 
-    def verify(self, user, code: str) -> Verified | None:
+    def verify(self, user: User, code: str) -> Verified | None:
         now = timezone.now()
         used = RecoveryCode.objects.filter(
             method__user=user, method__kind=self.kind, code_hash=_digest(code), used_at=None
@@ -49,7 +54,7 @@ class RecoveryCodesFactor(Factor):
         AuthMethod.objects.filter(id=method.id).update(last_used_at=now)
         return self.verified(method)
 
-    def was_used(self, user, code: str) -> bool:
+    def was_used(self, user: User, code: str) -> bool:
         return RecoveryCode.objects.filter(
             method__user=user,
             method__kind=self.kind,
@@ -57,5 +62,5 @@ class RecoveryCodesFactor(Factor):
             used_at__isnull=False,
         ).exists()
 
-    def describe(self, method: AuthMethod) -> dict:
+    def describe(self, method: AuthMethod) -> dict[str, Any]:
         return {**super().describe(method), "remaining": method.codes.filter(used_at=None).count()}

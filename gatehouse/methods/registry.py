@@ -3,6 +3,8 @@ security-info portal use, never naming a factor themselves."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -11,6 +13,9 @@ from gatehouse.methods.base import Factor
 from gatehouse.methods.models import AuthMethod
 from gatehouse.methods.recovery import RecoveryCodesFactor
 from gatehouse.methods.totp import TotpFactor
+
+if TYPE_CHECKING:
+    from gatehouse.directory.models import User
 
 # Factors implemented in a package above this one add themselves (`register`): the push of
 # gatehouse.authenticator.
@@ -37,7 +42,7 @@ def factor(kind: str) -> Factor:
         raise UnknownMethod(kind) from None
 
 
-def registered(user) -> list[AuthMethod]:
+def registered(user: User) -> list[AuthMethod]:
     """Confirmed methods, default first."""
     return list(AuthMethod.objects.filter(user=user, confirmed=True))
 
@@ -52,7 +57,7 @@ def counting_methods() -> QuerySet[AuthMethod]:
     return AuthMethod.objects.filter(confirmed=True).exclude(kind__in=FALLBACK_KINDS)
 
 
-def has_methods(user) -> bool:
+def has_methods(user: User) -> bool:
     """Whether the user has registered a second factor."""
     return counting_methods().filter(user=user).exists()
 
@@ -74,7 +79,7 @@ def satisfied_by(amr: list[str]) -> frozenset[str]:
     return frozenset(met)
 
 
-def satisfies(ways: list[dict]) -> frozenset[str]:
+def satisfies(ways: list[dict[str, Any]]) -> frozenset[str]:
     """The policy requirements that the ways `offered` can meet between them."""
     return frozenset().union(*(factor(VERIFY_NAMES[way["method"]]).satisfies for way in ways))
 
@@ -84,11 +89,11 @@ def self_service_satisfies() -> frozenset[str]:
     return frozenset().union(*(f.satisfies for f in FACTORS.values() if f.self_service))
 
 
-def describe(method: AuthMethod) -> dict:
+def describe(method: AuthMethod) -> dict[str, Any]:
     return factor(method.kind).describe(method)
 
 
-def offered(user) -> list[dict]:
+def offered(user: User) -> list[dict[str, Any]]:
     """The ways this user can pass the second-factor step, default first."""
     ways = []
     for method in registered(user):

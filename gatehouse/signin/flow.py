@@ -7,8 +7,10 @@ States (DESIGN §4): `authenticated`, `mfa_required`, `registration_nudge`,
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -17,7 +19,7 @@ from django.utils import timezone
 from gatehouse import crypto
 from gatehouse.access import devices, protected_apps
 from gatehouse.access.decisions import Assessment, assess
-from gatehouse.access.engine import Decision
+from gatehouse.access.engine import Decision, RequirementGroup
 from gatehouse.access.locator import locate
 from gatehouse.authenticator import challenges, fraud
 from gatehouse.directory import credentials
@@ -30,6 +32,9 @@ from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SignInFlow, SSOSession
 from gatehouse.signin.returnto import safe_return_to
 from gatehouse.signin.throttle_store import throttle
+
+if TYPE_CHECKING:
+    from gatehouse.directory.models import User
 
 FLOW_LIFETIME = timedelta(minutes=10)
 # A session that may only register security info (after a nudge or a registration interrupt).
@@ -395,7 +400,7 @@ def factors_can_meet(decision: Decision) -> bool:
     return _meets(decision.unmet, FACTOR_REQUIREMENTS)
 
 
-def _meets(groups, met: frozenset[str]) -> bool:
+def _meets(groups: Iterable[RequirementGroup], met: frozenset[str]) -> bool:
     """Whether meeting the requirements `met` would meet every group: all of an "all" group's,
     one of an "any" group's."""
     return all(
@@ -455,7 +460,7 @@ def _client(flow: SignInFlow) -> ClientContext:
     return ClientContext(**flow.data["client"])
 
 
-def _logged(username: str, attempt: Attempt) -> dict:
+def _logged(username: str, attempt: Attempt) -> dict[str, Any]:
     """What every sign-in-log event of this attempt records about where it comes from."""
     client = attempt.client
     return {
@@ -469,7 +474,7 @@ def _logged(username: str, attempt: Attempt) -> dict:
 
 
 def _new_flow(
-    user, attempt: Attempt, logged: dict, session: SSOSession | None = None
+    user: User | None, attempt: Attempt, logged: dict[str, Any], session: SSOSession | None = None
 ) -> SignInFlow:
     """A flow past its first step: the password, or (step-up) an existing session. Its one
     sign-in-log event is written now and updated as the flow goes on."""
@@ -491,7 +496,7 @@ def _new_flow(
     return flow
 
 
-def _flow(user, attempt: Attempt) -> SignInFlow:
+def _flow(user: User | None, attempt: Attempt) -> SignInFlow:
     now = timezone.now()
     client = attempt.client
     return SignInFlow(
@@ -569,10 +574,10 @@ def get(flow_id: str) -> SignInFlow | None:
     )
 
 
-def describe(flow: SignInFlow) -> dict:
+def describe(flow: SignInFlow) -> dict[str, Any]:
     """The JSON shape of a flow's state (API and pages alike)."""
     data = flow.data
-    body: dict = {"flow": flow.id, "status": flow.status, "expires_at": flow.expires_at}
+    body: dict[str, Any] = {"flow": flow.id, "status": flow.status, "expires_at": flow.expires_at}
     body["username"] = flow.user.username if flow.user else ""
     if flow.status == AUTHENTICATED:
         body["return_to"] = flow.return_to or settings.PUBLIC_URL + "/"
