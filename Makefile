@@ -81,6 +81,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check gatehouse tests bench
 	$(VENV)/bin/ruff format --check gatehouse tests bench
 	$(VENV)/bin/mypy gatehouse
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info $(AXE_DIR)/node_modules test-artifacts

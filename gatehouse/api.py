@@ -163,9 +163,9 @@ def require_json(get_response):
 
 def register_routers() -> None:
     from gatehouse.authenticator.api import device_router as authenticator_router
-    from gatehouse.authenticator.api import portal_router as pairing_router
     from gatehouse.console.api import router as admin_router
     from gatehouse.console.campaign_api import router as campaign_router
+    from gatehouse.enrollment.pairing_api import router as pairing_router
     from gatehouse.enrollment.portal_api import router as portal_router
     from gatehouse.signin.api import me_router
     from gatehouse.signin.api import router as signin_router

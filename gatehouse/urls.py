@@ -4,9 +4,9 @@ from django.views.generic.base import RedirectView
 
 from gatehouse import branding, health, metrics_endpoint
 from gatehouse.api import api
-from gatehouse.authenticator import views as authenticator_views
 from gatehouse.authenticator import webapp as authenticator_app
 from gatehouse.enrollment import help as help_pages
+from gatehouse.enrollment import pairing_views
 from gatehouse.enrollment import views as portal
 from gatehouse.providers import forward_auth
 from gatehouse.providers.oidc import views as oidc_views
@@ -22,8 +22,8 @@ urlpatterns = [
     path("security-info/setup", portal.setup),
     path("security-info/setup/totp", portal.setup_totp),
     path("security-info/setup/totp/<int:method_id>", portal.setup_totp_step),
-    path("security-info/setup/push", authenticator_views.setup_push),
-    path("security-info/setup/push/<int:link_id>", authenticator_views.setup_push_step),
+    path("security-info/setup/push", pairing_views.setup_push),
+    path("security-info/setup/push/<int:link_id>", pairing_views.setup_push_step),
     path("security-info/setup/done/<int:method_id>", portal.setup_done),
     path("security-info/recovery-codes", portal.recovery_codes),
     path("authenticator/", authenticator_app.page),

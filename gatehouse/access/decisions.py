@@ -4,10 +4,14 @@ sign-in flow and the What-If tool both call `assess`, so What-If shows exactly w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gatehouse.access import devices, snapshot
 from gatehouse.access.engine import Decision, SignInContext, evaluate
 from gatehouse.access.locator import Whereabouts, locate
+
+if TYPE_CHECKING:
+    from gatehouse.directory.models import User
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,7 @@ class Assessment:
 
 
 def assess(
-    user,
+    user: User,
     ip: str | None,
     device: devices.DeviceClass,
     app: str = "",

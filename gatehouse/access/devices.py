@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 
@@ -41,7 +42,7 @@ class DeviceClass:
     device_id: int | None = None
     name: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data: dict[str, str | int] = {"kind": self.kind, "why": self.why}
         if self.fingerprint:
             data["fingerprint"] = self.fingerprint
@@ -78,7 +79,7 @@ def _owner(username: str | None) -> User | None:
     return owner
 
 
-def as_dict(device: ManagedDevice) -> dict:
+def as_dict(device: ManagedDevice) -> dict[str, Any]:
     return {
         "id": device.id,
         "fingerprint": device.fingerprint,

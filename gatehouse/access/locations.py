@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gatehouse.access.models import NamedLocation
 from gatehouse.access.ranges import RangeError, validate_ranges
 from gatehouse.audit import trail
@@ -11,7 +13,7 @@ class LocationError(ValueError):
     pass
 
 
-def as_dict(location: NamedLocation) -> dict:
+def as_dict(location: NamedLocation) -> dict[str, Any]:
     return {
         "id": location.id,
         "name": location.name,

@@ -86,7 +86,7 @@ def export(fmt: policyfile.Format) -> str:
     return policyfile.dump(stored(), fmt)
 
 
-def follow_group_rename(sender, old: str, new: str, actor: str, **kwargs) -> None:
+def follow_group_rename(sender: object, old: str, new: str, actor: str, **kwargs: object) -> None:
     """A directory renamed a group: every policy naming it names the new name (audited)."""
     for row in AccessPolicy.objects.all():
         users = row.document["conditions"]["users"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from gatehouse.access import snapshot
@@ -20,7 +21,7 @@ class AppError(ValueError):
     pass
 
 
-def as_dict(app: ProtectedApp) -> dict:
+def as_dict(app: ProtectedApp) -> dict[str, Any]:
     return {
         "id": app.id,
         "name": app.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from gatehouse.access import devices
 from gatehouse.access.decisions import Assessment, assess
@@ -46,7 +47,7 @@ def what_if(
     return assess(user, address, device_class, app, action, client_type)
 
 
-def as_dict(assessment: Assessment) -> dict:
+def as_dict(assessment: Assessment) -> dict[str, Any]:
     context = assessment.context
     return {
         "context": {

@@ -1,7 +1,7 @@
 """The authenticator's JSON API (docs/authenticator.md): the phone's endpoints under
-/api/v1/authenticator (pairing with a one-time token, then requests signed by the device key)
-and pairing links in Security info under /api/v1/me/authenticator. Lifting a fraud block is in
-the admin API (gatehouse.console.api)."""
+/api/v1/authenticator (pairing with a one-time token, then requests signed by the device key).
+Pairing links are made in Security info (gatehouse.enrollment.pairing_api); lifting a fraud
+block is in the admin API (gatehouse.console.api)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.security import APIKeyHeader
 
-from gatehouse.api_auth import registration_auth
 from gatehouse.authenticator import challenges, devices, fraud, pairing, webpush
-from gatehouse.enrollment import security_info
-from gatehouse.enrollment.portal_api import MethodOut
-from gatehouse.methods import registry
+from gatehouse.methods.base import Refused
 
 
 class DeviceSignature(APIKeyHeader):
@@ -35,7 +32,6 @@ class DeviceSignature(APIKeyHeader):
 
 
 device_router = Router(tags=["authenticator app"])
-portal_router = Router(tags=["security info"], auth=registration_auth)
 device_auth = DeviceSignature()
 
 
@@ -87,19 +83,7 @@ class SubscriptionIn(Schema):
     push_subscription: dict[str, Any] | None
 
 
-class PairingOut(Schema):
-    id: int
-    url: str
-    qr_svg: str
-    expires_at: datetime
-
-
-class PairingStatusOut(Schema):
-    status: Literal["waiting", "paired", "expired"]
-    method: MethodOut | None = None
-
-
-def _error(exc: challenges.AnswerRefused | security_info.Refused) -> Status:
+def _error(exc: challenges.AnswerRefused | Refused) -> Status:
     return Status(exc.status, {"error": exc.code, "message": exc.message})
 
 
@@ -127,7 +111,7 @@ def vapid_public_key(request: HttpRequest):
 def pair(request: HttpRequest, body: PairIn):
     try:
         device = pairing.pair(body.token, body.public_key, body.name, body.push_subscription)
-    except security_info.Refused as exc:
+    except Refused as exc:
         return _error(exc)
     return Status(201, devices.describe(device))
 
@@ -190,36 +174,3 @@ def answer(request: HttpRequest, challenge_id: str, body: AnswerIn):
         return _error(exc)
     message = fraud.reported() if body.decision == "report" else ""
     return Status(200, {"status": status, "message": message})
-
-
-# --- Security info --------------------------------------------------------------------------
-
-
-@portal_router.post(
-    "/pairing",
-    response={201: PairingOut, 401: ErrorOut, 403: ErrorOut, 409: ErrorOut},
-    summary="A one-time link (and QR code) to pair a phone, valid 10 minutes",
-)
-def new_pairing(request: HttpRequest):
-    try:
-        security_info.may_change(request.sso, request.client)
-        link = pairing.new_link(request.sso)
-    except security_info.Refused as exc:
-        return _error(exc)
-    return Status(
-        201, {"id": link.id, "url": link.url, "qr_svg": link.qr_svg, "expires_at": link.expires_at}
-    )
-
-
-@portal_router.get(
-    "/pairing/{link_id}",
-    response={200: PairingStatusOut, 404: ErrorOut},
-    summary="Whether the phone has paired yet",
-    exclude_none=True,
-)
-def pairing_status(request: HttpRequest, link_id: int):
-    try:
-        status, method = pairing.status(request.sso, link_id)
-    except security_info.Refused as exc:
-        return _error(exc)
-    return Status(200, {"status": status, "method": registry.describe(method) if method else None})

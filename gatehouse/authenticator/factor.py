@@ -5,7 +5,6 @@ layer below the authenticator and do not import it."""
 
 from __future__ import annotations
 
-from gatehouse.authenticator import challenges
 from gatehouse.methods.base import Enrolment, EnrolmentError, Factor, Verified
 from gatehouse.methods.models import AuthMethod
 
@@ -27,10 +26,14 @@ class PushFactor(Factor):
         return False
 
     def counts_for(self, flow_id: str, code: str) -> bool:
+        from gatehouse.authenticator import challenges  # not when Django starts: it is heavy
+
         challenge = challenges.get(code)
         return challenge is not None and challenge.flow_id == flow_id
 
     def verify(self, user, code: str) -> Verified | None:
         """`code` is the id of a challenge this user's phone approved; it counts once."""
+        from gatehouse.authenticator import challenges  # not when Django starts: it is heavy
+
         method = challenges.consume(user, code)
         return None if method is None else self.verified(method)

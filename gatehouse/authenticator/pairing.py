@@ -1,31 +1,38 @@
 """Pairing a phone: Security info makes a one-time link (10 minutes, shown as a QR code); the app
 redeems it with its public key, a name and, if notifications are allowed, a Web Push
 subscription. The phone then appears at once in the user's methods, like any other. Refusals are
-security_info.Refused, as for every other change of security info."""
+gatehouse.methods.base.Refused, as for every other change of security info. The security-info
+portal (gatehouse.enrollment, a layer above) hears of a paired phone by a signal."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from gatehouse import crypto
-from gatehouse.authenticator import protocol, webpush
+from gatehouse.authenticator import protocol, signals, webpush
 from gatehouse.authenticator.models import PairedDevice, PairingLink
-from gatehouse.enrollment import security_info
-from gatehouse.enrollment.security_info import Refused
 from gatehouse.methods import registry
+from gatehouse.methods.base import Refused
 from gatehouse.methods.models import AuthMethod
 from gatehouse.methods.totp import qr_svg
-from gatehouse.signin.models import SSOSession
 
 LINK_LIFETIME = timedelta(minutes=10)
 MAX_DEVICES = 5
 KIND = "push"
 WAITING, PAIRED, EXPIRED = "waiting", "paired", "expired"
+
+
+class Session(Protocol):
+    """The signed-in session (gatehouse.signin's SSOSession) a pairing link is made from."""
+
+    id: int
+    user: Any
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ class Link:
     expires_at: datetime
 
 
-def new_link(session: SSOSession) -> Link:
+def new_link(session: Session) -> Link:
     """A pairing link for the session's user, replacing any unused one. The caller has applied
     security_info.may_change (a trusted location or a Temporary Access Pass)."""
     user = session.user
@@ -66,7 +73,7 @@ def _shown(link: PairingLink, token: str) -> Link:
     return Link(link.id, url, qr_svg(url), link.expires_at)
 
 
-def unused_link(session: SSOSession, link_id: int) -> Link | None:
+def unused_link(session: Session, link_id: int) -> Link | None:
     """The session's user's pairing link `link_id` to show again, while it is unused and lasts."""
     link = PairingLink.objects.filter(
         id=link_id, user=session.user, used_at=None, expires_at__gt=timezone.now()
@@ -125,7 +132,7 @@ def pair(
         link.device = device
         link.token_encrypted = ""
         link.save(update_fields=["device", "token_encrypted"])
-    security_info.added(user, method)
+    signals.phone_paired.send(__name__, user=user, method=method)
     return device
 
 
@@ -140,9 +147,10 @@ def _distinct(user, name: str) -> str:
     return candidate
 
 
-def status(session: SSOSession, link_id: int) -> tuple[str, AuthMethod | None]:
-    """Whether the session's pairing link has been used, and the phone it paired. Pairing a
-    phone finishes a registration interrupt (DESIGN §4), as confirming an app does."""
+def status(session: Session, link_id: int) -> tuple[str, AuthMethod | None, bool]:
+    """Whether the session's pairing link has been used, the phone it paired, and whether it
+    was made by this very session (pairing a phone then finishes a registration interrupt,
+    DESIGN §4, as confirming an app does: gatehouse.enrollment.security_info)."""
     link = (
         PairingLink.objects.select_related("device__method")
         .filter(id=link_id, user=session.user)
@@ -151,9 +159,7 @@ def status(session: SSOSession, link_id: int) -> tuple[str, AuthMethod | None]:
     if link is None:
         raise Refused("unknown_link", "No such pairing link.", status=404)
     if link.used_at is None:
-        return (WAITING if link.expires_at > timezone.now() else EXPIRED), None
+        return (WAITING if link.expires_at > timezone.now() else EXPIRED), None, False
     if link.device is None:  # paired, then removed
-        return PAIRED, None
-    if link.session_id == session.id:
-        security_info.proven(session, link.device.method)
-    return PAIRED, link.device.method
+        return PAIRED, None, False
+    return PAIRED, link.device.method, link.session_id == session.id

@@ -68,7 +68,7 @@ class SignInOut(Schema):
 REFUSALS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
-def _refused(exc: security_info.Refused) -> Status:
+def refused(exc: security_info.Refused) -> Status:
     return Status(exc.status, {"error": exc.code, "message": exc.message})
 
 
@@ -82,7 +82,7 @@ def add_totp(request: HttpRequest, body: TotpIn):
     try:
         enrolment = security_info.begin(request.sso, request.client, "totp", body.name)
     except security_info.Refused as exc:
-        return _refused(exc)
+        return refused(exc)
     return Status(201, {"id": enrolment.method.id, **enrolment.show})
 
 
@@ -97,7 +97,7 @@ def confirm_totp(request: HttpRequest, method_id: int, body: ConfirmIn):
         if not security_info.confirm(request.sso, request.client, method_id, body.code):
             return Status(400, {"error": "invalid_code", "message": "That code is not right."})
     except security_info.Refused as exc:
-        return _refused(exc)
+        return refused(exc)
     return Status(200, registry.describe(security_info.method_of(request.sso, method_id)))
 
 
@@ -115,7 +115,7 @@ def change_method(request: HttpRequest, method_id: int, body: MethodChangeIn):
         if body.default:
             method = security_info.make_default(request.sso, method_id)
     except security_info.Refused as exc:
-        return _refused(exc)
+        return refused(exc)
     return Status(200, registry.describe(method))
 
 
@@ -124,7 +124,7 @@ def remove_method(request: HttpRequest, method_id: int):
     try:
         security_info.remove(request.sso, request.client, method_id)
     except security_info.Refused as exc:
-        return _refused(exc)
+        return refused(exc)
     return Status(204, None)
 
 
@@ -133,7 +133,7 @@ def new_recovery_codes(request: HttpRequest):
     try:
         enrolment = security_info.begin(request.sso, request.client, "recovery_codes")
     except security_info.Refused as exc:
-        return _refused(exc)
+        return refused(exc)
     return Status(201, enrolment.show)
 
 

@@ -3,26 +3,21 @@ what happens when they do (audit, email, finishing a registration interrupt)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
 from gatehouse.access import devices
 from gatehouse.access.decisions import assess
 from gatehouse.audit import trail
+from gatehouse.authenticator import pairing
 from gatehouse.enrollment import notices
 from gatehouse.methods import registry
-from gatehouse.methods.base import Enrolment, EnrolmentError
+from gatehouse.methods.base import Enrolment, EnrolmentError, Refused
 from gatehouse.methods.models import AuthMethod
 from gatehouse.signin import sessions
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SSOSession
-
-
-class Refused(Exception):
-    """The change is not allowed now: `code` for the API, `message` for people."""
-
-    def __init__(self, code: str, message: str, status: int = 403):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
 
 
 def can_register(user, client: ClientContext, amr: list[str]) -> bool:
@@ -90,6 +85,20 @@ def confirm(session: SSOSession, client: ClientContext, method_id: int, code: st
     added(session.user, method)
     proven(session, method)
     return True
+
+
+def pairing_status(session: SSOSession, link_id: int) -> tuple[str, AuthMethod | None]:
+    """Whether the session's pairing link has been used, and the phone it paired. A phone paired
+    from this session proves it, as confirming an app does (`proven`)."""
+    status, method, here = pairing.status(session, link_id)
+    if here and method is not None:
+        proven(session, method)
+    return status, method
+
+
+def phone_paired(sender: object, *, user: Any, method: AuthMethod, **kwargs: Any) -> None:
+    """A phone paired from its pairing link (gatehouse.authenticator.signals) is a method added."""
+    added(user, method)
 
 
 def proven(session: SSOSession, method: AuthMethod) -> None:

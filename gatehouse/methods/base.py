@@ -5,9 +5,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gatehouse.methods.models import AuthMethod
+
+if TYPE_CHECKING:
+    from gatehouse.directory.models import User
+
+
+class Refused(Exception):
+    """A change of security info is not allowed now: `code` for the API, `message` for people."""
+
+    def __init__(self, code: str, message: str, status: int = 403):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
 
 
 class EnrolmentError(ValueError):
@@ -64,7 +75,7 @@ class Factor(ABC):
     used_message: str = ""
 
     @abstractmethod
-    def begin_enrolment(self, user, name: str) -> Enrolment: ...
+    def begin_enrolment(self, user: User, name: str) -> Enrolment: ...
 
     @abstractmethod
     def confirm_enrolment(self, method: AuthMethod, code: str) -> bool: ...
@@ -80,7 +91,7 @@ class Factor(ABC):
         if not cls.__dict__.get("verify_name") and "kind" in cls.__dict__:
             cls.verify_name = cls.kind
 
-    def begin_challenge(self, user) -> dict[str, Any]:
+    def begin_challenge(self, user: User) -> dict[str, Any]:
         """What the sign-in page needs to ask for this factor."""
         return {
             "approval": self.approved_on_device,
@@ -89,13 +100,13 @@ class Factor(ABC):
             "note": self.note,
         }
 
-    def standing_offer(self, user) -> bool:
+    def standing_offer(self, user: User) -> bool:
         """Whether it is offered to a user who has no method of it (a pass the helpdesk
         issued); most factors are offered for the user's methods."""
         return False
 
     @abstractmethod
-    def verify(self, user, code: str) -> Verified | None:
+    def verify(self, user: User, code: str) -> Verified | None:
         """The factor proven by `code` for this user, or None."""
 
     def counts_for(self, flow_id: str, code: str) -> bool:
@@ -103,7 +114,7 @@ class Factor(ABC):
         for the sign-in it was asked about); most codes are not tied to one."""
         return True
 
-    def was_used(self, user, code: str) -> bool:
+    def was_used(self, user: User, code: str) -> bool:
         """Whether a refused `code` is a right one used already (a person is told so, rather
         than that it is wrong); most factors cannot tell."""
         return False

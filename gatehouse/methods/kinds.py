@@ -29,5 +29,5 @@ def refresh(user_id: int) -> None:
         )
 
 
-def on_change(sender, instance: AuthMethod, **kwargs) -> None:
+def on_change(sender: object, instance: AuthMethod, **kwargs: object) -> None:
     refresh(instance.user_id)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,6 +12,9 @@ from django.utils import timezone
 from gatehouse import crypto
 from gatehouse.methods.base import Enrolment, Factor, Verified
 from gatehouse.methods.models import AuthMethod, RecoveryCode
+
+if TYPE_CHECKING:
+    from gatehouse.directory.models import User
 
 COUNT = 10
 
@@ -31,7 +35,7 @@ class RecoveryCodesFactor(Factor):
         "That recovery code has already been used: each code works once. Use another of your codes."
     )
 
-    def begin_enrolment(self, user, name: str = "") -> Enrolment:
+    def begin_enrolment(self, user: User, name: str = "") -> Enrolment:
         """A new set; the old set, if any, stops working at once."""
         codes = [crypto.random_code() for _ in range(COUNT)]
         with transaction.atomic():
@@ -47,7 +51,7 @@ class RecoveryCodesFactor(Factor):
     def confirm_enrolment(self, method: AuthMethod, code: str) -> bool:
         return True
 
-    def verify(self, user, code: str) -> Verified | None:
+    def verify(self, user: User, code: str) -> Verified | None:
         now = timezone.now()
         used = RecoveryCode.objects.filter(
             method__user=user, method__kind=self.kind, code_hash=_digest(code), used_at=None
@@ -59,7 +63,7 @@ class RecoveryCodesFactor(Factor):
         remaining = method.codes.filter(used_at=None).count()
         return replace(self.verified(method), remaining=remaining)
 
-    def was_used(self, user, code: str) -> bool:
+    def was_used(self, user: User, code: str) -> bool:
         return RecoveryCode.objects.filter(
             method__user=user,
             method__kind=self.kind,
@@ -67,5 +71,5 @@ class RecoveryCodesFactor(Factor):
             used_at__isnull=False,
         ).exists()
 
-    def describe(self, method: AuthMethod) -> dict:
+    def describe(self, method: AuthMethod) -> dict[str, Any]:
         return {**super().describe(method), "remaining": method.codes.filter(used_at=None).count()}

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
@@ -14,6 +15,9 @@ from django.db.models import Exists, OuterRef, QuerySet
 import gatehouse.methods
 from gatehouse.methods.base import Factor
 from gatehouse.methods.models import AuthMethod
+
+if TYPE_CHECKING:
+    from gatehouse.directory.models import User
 
 
 class UnknownMethod(LookupError):
@@ -67,7 +71,7 @@ def _proven(found: Factor, amr: Iterable[str]) -> bool:
     return set(found.amr) <= set(amr)
 
 
-def registered(user) -> list[AuthMethod]:
+def registered(user: User) -> list[AuthMethod]:
     """Confirmed methods, default first."""
     return list(AuthMethod.objects.filter(user=user, confirmed=True))
 
@@ -83,7 +87,7 @@ def counting_methods() -> QuerySet[AuthMethod]:
     return AuthMethod.objects.filter(confirmed=True).exclude(kind__in=fallback_kinds())
 
 
-def has_methods(user) -> bool:
+def has_methods(user: User) -> bool:
     """Whether the user has registered a second factor."""
     return counting_methods().filter(user=user).exists()
 
@@ -100,12 +104,12 @@ def satisfied_by(amr: Iterable[str]) -> frozenset[str]:
     return frozenset().union(*(f.satisfies for f in factors().values() if _proven(f, amr)))
 
 
-def satisfies(ways: list[dict]) -> frozenset[str]:
+def satisfies(ways: list[dict[str, Any]]) -> frozenset[str]:
     """The policy requirements that the ways `offered` can meet between them."""
     return frozenset().union(*(_by_way(way).satisfies for way in ways))
 
 
-def _by_way(way: dict) -> Factor:
+def _by_way(way: dict[str, Any]) -> Factor:
     found = by_verify_name(way["method"])
     if found is None:
         raise UnknownMethod(way["method"])
@@ -117,11 +121,11 @@ def self_service_satisfies() -> frozenset[str]:
     return frozenset().union(*(f.satisfies for f in factors().values() if f.self_service))
 
 
-def describe(method: AuthMethod) -> dict:
+def describe(method: AuthMethod) -> dict[str, Any]:
     return factor(method.kind).describe(method)
 
 
-def offered(user, wanted: Iterable[frozenset[str]] | None = None) -> list[dict]:
+def offered(user: User, wanted: Iterable[frozenset[str]] | None = None) -> list[dict[str, Any]]:
     """The ways this user can pass the second-factor step, default first: their methods, and
     factors standing on offer (a pass the helpdesk issued). With `wanted` (the requirements
     still unmet, one set per group), only factors that meet one of them."""

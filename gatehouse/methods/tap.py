@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +14,9 @@ from gatehouse import crypto
 from gatehouse.audit import trail
 from gatehouse.methods.base import Enrolment, EnrolmentError, Factor, Verified
 from gatehouse.methods.models import AuthMethod, TemporaryAccessPass
+
+if TYPE_CHECKING:
+    from gatehouse.directory.models import User
 
 MIN_LIFETIME = timedelta(minutes=10)
 MAX_LIFETIME = timedelta(days=30)
@@ -31,9 +35,9 @@ class IssuedPass:
 
 
 def issue(
-    user,
+    user: User,
     issued_by: str,
-    issuer=None,
+    issuer: User | None = None,
     lifetime: timedelta = DEFAULT_LIFETIME,
     one_time: bool = False,
 ) -> IssuedPass:
@@ -68,7 +72,7 @@ def issue(
     return IssuedPass(code, now + lifetime, one_time)
 
 
-def revoke(user, actor: str) -> bool:
+def revoke(user: User, actor: str) -> bool:
     with transaction.atomic():
         revoked = TemporaryAccessPass.objects.filter(user=user).delete()[0] > 0
         if revoked:
@@ -76,7 +80,7 @@ def revoke(user, actor: str) -> bool:
     return revoked
 
 
-def active(user) -> TemporaryAccessPass | None:
+def active(user: User) -> TemporaryAccessPass | None:
     return TemporaryAccessPass.objects.filter(
         user=user, expires_at__gt=timezone.now(), used_at=None
     ).first()
@@ -94,16 +98,16 @@ class TapFactor(Factor):
     leads_to_registration = True
     prompt = "Enter the Temporary Access Pass the helpdesk gave you"
 
-    def standing_offer(self, user) -> bool:
+    def standing_offer(self, user: User) -> bool:
         return active(user) is not None
 
-    def begin_enrolment(self, user, name: str) -> Enrolment:
+    def begin_enrolment(self, user: User, name: str) -> Enrolment:
         raise EnrolmentError("Temporary Access Passes are issued by the helpdesk")
 
     def confirm_enrolment(self, method: AuthMethod, code: str) -> bool:
         return False
 
-    def verify(self, user, code: str) -> Verified | None:
+    def verify(self, user: User, code: str) -> Verified | None:
         now = timezone.now()
         with transaction.atomic():
             found = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import segno
 from django.conf import settings
@@ -13,6 +14,9 @@ from gatehouse import crypto
 from gatehouse.methods import otp
 from gatehouse.methods.base import Enrolment, EnrolmentError, Factor, Verified
 from gatehouse.methods.models import AuthMethod
+
+if TYPE_CHECKING:
+    from gatehouse.directory.models import User
 
 MAX_APPS = 5
 DEFAULTS = {"digits": 6, "algorithm": "SHA1", "period": 30}
@@ -41,7 +45,7 @@ class TotpFactor(Factor):
         "That code has just been used. Wait for the app to show a new code, then type it."
     )
 
-    def begin_enrolment(self, user, name: str) -> Enrolment:
+    def begin_enrolment(self, user: User, name: str) -> Enrolment:
         name = name.strip() or "Authenticator app"
         if len(name) > 100:
             raise EnrolmentError("the name is longer than 100 characters")
@@ -60,13 +64,13 @@ class TotpFactor(Factor):
     def confirm_enrolment(self, method: AuthMethod, code: str) -> bool:
         return self._accept(method, code)
 
-    def verify(self, user, code: str) -> Verified | None:
+    def verify(self, user: User, code: str) -> Verified | None:
         for method in AuthMethod.objects.filter(user=user, kind=self.kind, confirmed=True):
             if self._accept(method, code):
                 return self.verified(method)
         return None
 
-    def was_used(self, user, code: str) -> bool:
+    def was_used(self, user: User, code: str) -> bool:
         for method in AuthMethod.objects.filter(user=user, kind=self.kind, confirmed=True):
             step = otp.matching_step(
                 crypto.decrypt(method.secret), code, time.time(), **method.data

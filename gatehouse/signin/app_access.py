@@ -5,8 +5,6 @@ is asked the same at every refresh: it carries what its sign-in proved, as a ses
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
 
 from django.conf import settings
 from django.utils import timezone
@@ -17,6 +15,7 @@ from gatehouse.methods.registry import satisfied_by
 from gatehouse.signin import log, sessions
 from gatehouse.signin.client import ClientContext
 from gatehouse.signin.flow import factors_can_meet
+from gatehouse.signin.sessions import SignedIn
 
 ALLOW, STEP_UP, REAUTHENTICATE, DENY = "allow", "step_up", "reauthenticate", "deny"
 
@@ -27,16 +26,6 @@ class AppAccess:
     message: str
     assessment: Assessment
     reason: str = ""  # the sign-in log's reason code when it is not ALLOW
-
-
-class SignedIn(Protocol):
-    """Who signed in, how (RFC 8176 `amr`) and when: an SSO session, or an OIDC grant made
-    from one."""
-
-    user: Any
-    amr: list[str]
-    auth_time: datetime
-    grace_until: datetime | None
 
 
 def app_access(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -20,8 +20,16 @@ from gatehouse.signin.client import ClientContext
 from gatehouse.signin.models import SSOSession
 from gatehouse.stores.memo import Memo
 
-if TYPE_CHECKING:
-    from gatehouse.signin.app_access import SignedIn
+
+class SignedIn(Protocol):
+    """Who signed in, how (RFC 8176 `amr`) and when: an SSO session, or an OIDC grant made
+    from one."""
+
+    user: Any
+    amr: list[str]
+    auth_time: datetime
+    grace_until: datetime | None
+
 
 COOKIE = settings.SESSION_COOKIE_NAME
 GENERATION = "sessions"

@@ -23,7 +23,7 @@ def setup_push(request: HttpRequest) -> HttpResponse:
 
 @portal_page
 def setup_push_step(request: HttpRequest, link_id: int) -> HttpResponse:
-    status, method = pairing.status(request.sso, link_id)
+    status, method = security_info.pairing_status(request.sso, link_id)
     if status == pairing.PAIRED and method is not None:
         return HttpResponseRedirect(with_return(request, f"{SETUP}/done/{method.id}"))
     link = pairing.unused_link(request.sso, link_id) if status == pairing.WAITING else None
