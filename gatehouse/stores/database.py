@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 
 from gatehouse import clock, hotpath
-from gatehouse.stores import Change, Heard, Wanted, dumps
+from gatehouse.stores.base import Change, Heard, Wanted, dumps
 from gatehouse.stores.models import Counter, Message, Record
 
 POLL_INTERVAL = 0.2

@@ -15,7 +15,7 @@ from typing import cast
 import redis
 import redis.asyncio
 
-from gatehouse.stores import Change, Heard, StoreUnavailable, Wanted, dumps
+from gatehouse.stores.base import Change, Heard, StoreUnavailable, Wanted, dumps
 
 PREFIX = "gatehouse:"
 
