@@ -11,7 +11,7 @@ from datetime import date
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
-from gatehouse.console.api import AdminToken, ErrorOut
+from gatehouse.console.api import AdminToken, ErrorOut, _actor, _invalid
 from gatehouse.enrollment import campaign as campaigns
 
 router = Router(tags=["admin"], auth=AdminToken())
@@ -30,10 +30,6 @@ class CampaignOut(CampaignIn):
     id: int
     started_at: str
     started_by: str
-
-
-def _actor(request: HttpRequest) -> str:
-    return f"api:{request.auth.username}"
 
 
 @router.get(
@@ -66,7 +62,7 @@ def put_campaign(request: HttpRequest, body: CampaignIn):
             actor=_actor(request),
         )
     except campaigns.CampaignError as exc:
-        return Status(400, {"error": "invalid", "message": str(exc)})
+        return _invalid(exc)
     return Status(200, campaigns.as_dict(campaign))
 
 
